@@ -1,0 +1,81 @@
+"""What the engine needs to know about an operation, and the registry of them.
+
+The engine is generic: it calls an op's numpy `forward`, and in backward its
+`vjp` rules, which are written with Tensor operations so that a backward pass
+recorded under `create_graph=True` can itself be differentiated. The table of
+concrete ops lives in `gradcli.ops`; the engine only looks entries up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A VJP rule for one input: (g, out, *inputs, **params) -> Tensor or None.
+#: A variadic op instead has one rule returning a sequence, one per input.
+VjpRule = Callable[..., Any]
+#: A JVP rule: (tangents, out, *input_arrays, **params) -> batched tangent array.
+JvpRule = Callable[..., Any]
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """One row of the op table.
+
+    `nin` is the number of tensor inputs, or -1 for a variadic op (stack,
+    concatenate). `params` are the non-tensor keyword parameters with their
+    defaults, in positional order. `broadcasting` marks numpy-broadcasting
+    elementwise ops: the engine sums their input gradients back to each
+    input's shape, and pads tangents so the batch axis lines up.
+    """
+
+    name: str
+    forward: Callable[..., Any]
+    vjp: tuple[VjpRule, ...] | VjpRule | None
+    jvp: JvpRule | None
+    nin: int = 1
+    params: tuple[tuple[str, Any], ...] = ()
+    kind: str = "elementwise"
+    help: str = ""
+    domain: str | None = None
+    #: for each tensor input, an interval of points well inside the domain (tests, docs)
+    sample: tuple[tuple[float, float], ...] | None = None
+    note: str | None = None
+    backward_name: str = ""
+    broadcasting: bool = False
+    public: bool = True
+    method: bool = False
+    #: for the language: the call signature shown in help and errors
+    signature: str = ""
+    #: False for ops like comparisons whose result never requires grad
+    differentiable: bool = True
+    #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
+    prepare: Callable[..., Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.params)
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} defined twice")
+    OPS[op.name] = op
+    return op
+
+
+def lookup(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        # tinygrad's lesson: a missing rule must fail loudly, naming the op
+        raise KeyError(f"gradcli has no op named {name!r}") from None
+
+
+def public_ops() -> Sequence[OpDef]:
+    return [op for op in OPS.values() if op.public]

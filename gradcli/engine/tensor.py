@@ -1,0 +1,331 @@
+"""Tensor, the graph vertices behind it, and `apply`, which runs one op.
+
+A Tensor is a numpy array plus autograd bookkeeping. Every non-leaf Tensor
+that requires grad points at the `Node` that made it (its `grad_fn`). A Node
+keeps what its op's VJP rules need (the input Tensors and the output array)
+and its outgoing `edges`: for each input, the vertex its gradient flows into,
+which is either that input's own `grad_fn` or, for a leaf that requires grad,
+the leaf's `AccumulateGrad`. Edges are fixed when the Node is made so that
+releasing the saved values (after a backward without `retain_graph`) keeps
+the graph's shape readable through `next_functions`.
+
+Operators and the module-level functions are attached by `gradcli.ops`,
+which owns the op table; this module knows nothing of particular ops.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.mode import GradMode
+from gradcli.engine.op import OpDef
+from gradcli.engine.watch import Watch, check
+from gradcli.errors import AutogradError, AxisError, IndexingError, ShapeError
+
+Hook = Callable[["Tensor"], "Tensor | None"]
+
+
+class AccumulateGrad:
+    """The vertex where a leaf's gradient ends up; one per leaf, made on first use."""
+
+    __slots__ = ("__weakref__", "variable")
+    edges: tuple[()] = ()
+
+    def __init__(self, variable: Tensor):
+        self.variable = weakref.ref(variable)
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple[()]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+class Node:
+    """The backward function of one op application (a tensor's `grad_fn`)."""
+
+    __slots__ = (
+        "__weakref__", "edges", "freed", "label", "op", "out", "params", "pre_hooks",
+        "retained", "saved",
+    )
+
+    def __init__(self, op: OpDef, params: dict[str, Any], saved: tuple[Tensor, ...],
+                 out: np.ndarray):
+        self.op = op
+        self.params = params
+        self.saved: tuple[Tensor, ...] | None = saved
+        self.out: np.ndarray | None = out
+        self.edges = tuple(
+            t.grad_fn if t.grad_fn is not None
+            else (t._accumulate_grad() if t.requires_grad else None)
+            for t in saved
+        )
+        self.pre_hooks: list[Hook] = []
+        self.retained: weakref.ref[Tensor] | None = None
+        self.freed = False
+        self.label: str | None = None
+
+    def name(self) -> str:
+        return self.op.backward_name
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
+        return tuple((edge, 0) for edge in self.edges)
+
+    def release(self) -> None:
+        """Drop the saved values: the graph's memory goes, its shape stays."""
+        self.saved = None
+        self.out = None
+        self.freed = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class RemovableHandle:
+    def __init__(self, hooks: list[Hook], hook: Hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _to_float_array(data: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return np.array(data.data, copy=True)
+    array = np.array(data, copy=True)
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype.kind not in "biuf":
+        raise ShapeError(
+            f"cannot make a tensor from {type(data).__name__}: values must be numbers, "
+            "nested lists of numbers with a regular shape, or numpy arrays"
+        )
+    return array.astype(np.float64, copy=False)
+
+
+class Tensor:
+    """A numpy array that can record the operations applied to it.
+
+    The public surface follows PyTorch: `requires_grad`, `grad`, `grad_fn`,
+    `is_leaf`, `backward`, `retain_grad`, `register_hook`, `detach`, `clone`.
+    """
+
+    __slots__ = (
+        "__weakref__", "_accumulator", "_hooks", "data", "grad", "grad_fn", "label",
+        "requires_grad",
+    )
+    # numpy defers `ndarray + Tensor` to our reflected operators
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, requires_grad: bool = False):
+        self.data = _to_float_array(data)
+        self.grad: Tensor | None = None
+        self.grad_fn: Node | None = None
+        self._hooks: list[Hook] | None = None
+        self._accumulator: AccumulateGrad | None = None
+        self.label: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- construction without copying, for the engine's own results --------
+    @staticmethod
+    def _wrap(data: np.ndarray) -> Tensor:
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._hooks = None
+        t._accumulator = None
+        t.label = None
+        return t
+
+    # -- attributes ------------------------------------------------------
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def _accumulate_grad(self) -> AccumulateGrad:
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return self._accumulator
+
+    # -- autograd switches -------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self.is_leaf:
+            if requires_grad:
+                return self
+            raise AutogradError(
+                "you can only change requires_grad flags of leaf variables",
+                hint="call .detach() to get a leaf that does not require grad",
+            )
+        if requires_grad and self.data.dtype.kind != "f":
+            raise AutogradError("only floating-point tensors can require gradients")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in `.grad` after backward (leaves always do)."""
+        if not self.requires_grad:
+            raise AutogradError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn.retained is not None
+
+    def register_hook(self, hook: Hook) -> RemovableHandle:
+        """Call `hook(grad)` whenever this tensor's gradient is computed.
+
+        The hook may return a tensor to use instead of the gradient.
+        """
+        if not self.requires_grad:
+            raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            hooks = self.grad_fn.pre_hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: a leaf that does not require grad."""
+        return Tensor._wrap(self.data)
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | Tensor | None = None,
+                 ) -> None:
+        from gradcli.engine.autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    # -- plain values -------------------------------------------------------
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ShapeError(
+                f"a tensor with {self.data.size} elements cannot be converted to a Python scalar"
+            )
+        return self.data.reshape(()).item()  # type: ignore[no-any-return]
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise AutogradError(
+                "can't call numpy() on a tensor that requires grad",
+                hint="use tensor.detach().numpy() instead",
+            )
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ShapeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data.reshape(()))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extras = ""
+        if self.grad_fn is not None:
+            extras = f", grad_fn=<{self.grad_fn.name()}>"
+        elif self.requires_grad:
+            extras = ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+
+def as_tensor(value: Any) -> Tensor:
+    """A Tensor as it is, or a constant Tensor holding `value` (no copy for float arrays)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, float):
+        return Tensor._wrap(np.array(value))
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return Tensor._wrap(value)
+    return Tensor._wrap(_to_float_array(value))
+
+
+def tensor(data: Any, requires_grad: bool = False) -> Tensor:
+    """Make a Tensor: numbers and nested lists become float64 arrays (the data is copied)."""
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
+                  exc: Exception) -> Exception:
+    shapes = " and ".join(str(t.data.shape) for t in inputs)
+    text = str(exc)
+    if isinstance(exc, np.exceptions.AxisError):
+        return AxisError(f"{op.name}: {text} (input shape {shapes})")
+    if isinstance(exc, IndexError):
+        return IndexingError(f"{op.name}: {text} (shape {shapes})")
+    return ShapeError(f"{op.name}: shapes {shapes} do not fit together ({text})")
+
+
+def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
+    """Run `op` forward and, if any input requires grad, record a Node for it."""
+    try:
+        if len(inputs) == 1:
+            out = op.forward(inputs[0].data, **params)
+        elif len(inputs) == 2:
+            out = op.forward(inputs[0].data, inputs[1].data, **params)
+        else:
+            out = op.forward(*[t.data for t in inputs], **params)
+    except (ValueError, IndexError) as exc:
+        raise _engine_error(op, inputs, params, exc) from None
+    if out.__class__ is not np.ndarray:
+        out = np.asarray(out)
+    result = Tensor._wrap(out)
+    if GradMode.enabled and op.differentiable:
+        for t in inputs:
+            if t.requires_grad:
+                result.grad_fn = Node(op, params, inputs, out)
+                result.requires_grad = True
+                break
+    if Watch.active:
+        check(op.name, tuple(t.data for t in inputs), out, params, result)
+    return result

@@ -1,0 +1,69 @@
+"""Finding the first operation that turned finite numbers into NaN or inf.
+
+Numbers outside an op's domain give NaN or inf, as numpy does, never an
+exception. To tell the user *where* that happened, callers that care (the CLI)
+open a `watch_nonfinite()` block; inside it every op checks its output and the
+first op that produced a non-finite value from finite inputs is recorded. The
+check is off by default, so plain library use pays only one attribute read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class NonFiniteEvent:
+    op: str
+    #: the input values the op saw (numpy arrays)
+    inputs: tuple[np.ndarray, ...]
+    params: dict[str, Any]
+    #: the tensor the op produced; the language maps it back to a source span
+    result: Any
+
+
+class Watch:
+    active: bool = False
+    first: NonFiniteEvent | None = None
+
+
+def _finite(a: np.ndarray) -> bool:
+    return a.dtype == np.bool_ or bool(np.isfinite(a).all())
+
+
+def check(op_name: str, arrays: tuple[np.ndarray, ...], out: np.ndarray,
+          params: dict[str, Any], result: Any) -> None:
+    if Watch.first is not None or _finite(out):
+        return
+    if all(_finite(a) for a in arrays):
+        Watch.first = NonFiniteEvent(op_name, arrays, dict(params), result)
+
+
+class NonFiniteLog:
+    """What a `watch_nonfinite()` block saw; readable inside the block and after it."""
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._first: NonFiniteEvent | None = None
+
+    @property
+    def first(self) -> NonFiniteEvent | None:
+        return self._first if self._closed else Watch.first
+
+
+@contextmanager
+def watch_nonfinite() -> Iterator[NonFiniteLog]:
+    """Record the first op inside the block that produced a non-finite value from finite inputs."""
+    log = NonFiniteLog()
+    previous = (Watch.active, Watch.first)
+    Watch.active, Watch.first = True, None
+    try:
+        yield log
+    finally:
+        log._first, log._closed = Watch.first, True
+        Watch.active, Watch.first = previous

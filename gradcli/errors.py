@@ -1,0 +1,98 @@
+"""The one family of errors gradcli raises on purpose.
+
+Everything a user can cause (a bad expression, a shape mismatch, a second
+backward through a freed graph) is a `GradcliError`. The CLI catches exactly
+this class, prints its message with a caret under its span, and exits with its
+code; any other exception is a bug in gradcli. Where PyTorch raises a
+`RuntimeError` or `ValueError` for the same mistake, our class derives from that
+too, so code written against PyTorch's habits still catches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Exit codes, documented in the README. 1 means "computed, but not good".
+EXIT_OK = 0
+EXIT_NOT_GOOD = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) in the source text."""
+
+    start: int
+    end: int
+
+
+class GradcliError(Exception):
+    """Base class: a message, a kind (a short stable word), an exit code and an optional span."""
+
+    kind: str = "error"
+    exit_code: int = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, span: Span | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class AutogradError(GradcliError, RuntimeError):
+    """Misuse of backward/grad: freed graph, missing grad_fn, non-scalar output."""
+
+    kind = "autograd"
+
+
+class ShapeError(GradcliError, ValueError):
+    """Operands whose shapes cannot be combined (broadcasting, matmul, reshape, stack)."""
+
+    kind = "shape"
+
+
+class AxisError(GradcliError, ValueError):
+    """An axis that the operand does not have."""
+
+    kind = "axis"
+
+
+class IndexingError(GradcliError, IndexError):
+    """An index or slice that the operand cannot take."""
+
+    kind = "index"
+
+
+class ArgumentError(GradcliError, TypeError):
+    """A function called with the wrong number, kind or name of arguments."""
+
+    kind = "argument"
+
+
+class SyntaxProblem(GradcliError):
+    """The expression text does not follow the grammar."""
+
+    kind = "syntax"
+
+
+class UnknownFunctionError(GradcliError):
+    kind = "unknown-function"
+
+
+class UnboundVariableError(GradcliError):
+    kind = "unbound-variable"
+
+
+class NameConflictError(GradcliError):
+    kind = "name-conflict"
+
+
+class NonFiniteError(GradcliError):
+    """A non-finite value appeared where the caller asked for strictness."""
+
+    kind = "non-finite"
+    exit_code = EXIT_NOT_GOOD

@@ -1,0 +1,274 @@
+"""Turning one table entry into an op: rules, public function, Tensor method.
+
+The entries themselves live in the sibling modules (`elementwise`, `binary`,
+`reductions`, `arrays`, `structural`). This module holds the few shapes of
+entry that most ops share, so each entry states only its maths:
+
+* `unary`: y = f(x), given f'(x) as Tensor code. VJP g*f'(x), JVP t*f'(x).
+* `binary`: broadcasting z = f(x, y), given both partials as Tensor code.
+* `reduction`: out = R(x, axis), given the weight W with dR/dx = W
+  (broadcast over the reduced axes). VJP expand(g)*W, JVP sum(t*W).
+* `defop`: anything else, with its VJP and JVP written out.
+
+Derivatives written once as Tensor code serve both modes: reverse mode calls
+them with graph-recording Tensors (so `create_graph` works), forward mode
+calls them on constants and multiplies the tangents by the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.mode import set_grad_enabled
+from gradcli.engine.op import OpDef, register
+from gradcli.engine.tensor import Tensor, apply, as_tensor
+from gradcli.errors import ArgumentError, AxisError
+
+Partial = Callable[..., Tensor]
+
+
+class Namespace:
+    """The generated public functions, by op name; rules call each other through it."""
+
+    def __getattr__(self, name: str) -> Callable[..., Tensor]:
+        raise AttributeError(f"gradcli has no function {name!r}")
+
+
+fn: Any = Namespace()
+
+
+def backward_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) + "Backward0"
+
+
+def const(array: Any) -> Tensor:
+    """A constant Tensor: a mask or weight that is piecewise constant, derivative zero."""
+    return Tensor._wrap(np.asarray(array, dtype=np.float64))
+
+
+def evaluate(partial: Partial, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+    """Evaluate a Tensor-code derivative on plain arrays (for JVPs)."""
+    with set_grad_enabled(False):
+        result = partial(*(Tensor._wrap(a) for a in arrays), **params)
+    return result.data if isinstance(result, Tensor) else np.asarray(result)
+
+
+# -- signatures and argument binding ------------------------------------------
+def _signature(name: str, nin: int, params: Sequence[tuple[str, Any]],
+               inputs: Sequence[str]) -> str:
+    parts = list(inputs) if nin >= 0 else ["[x1, x2, ...]"]
+    parts += [f"{p}={d!r}" if d is not None else f"{p}=None" for p, d in params]
+    return f"{name}({', '.join(parts)})"
+
+
+def make_function(op: OpDef) -> Callable[..., Tensor]:
+    names = op.param_names
+    defaults = dict(op.params)
+
+    def function(*args: Any, **kwargs: Any) -> Tensor:
+        if op.nin < 0:
+            if not args:
+                raise ArgumentError(f"{op.name} needs a list of tensors", hint=op.signature)
+            tensors = tuple(as_tensor(a) for a in args[0])
+            if not tensors:
+                raise ArgumentError(f"{op.name} needs at least one tensor", hint=op.signature)
+            rest = args[1:]
+        else:
+            if len(args) < op.nin:
+                raise ArgumentError(
+                    f"{op.name} takes {op.nin} tensor argument{'s' * (op.nin != 1)}, "
+                    f"got {len(args)}", hint=f"usage: {op.signature}")
+            tensors = tuple(as_tensor(a) for a in args[:op.nin])
+            rest = args[op.nin:]
+        if len(rest) > len(names):
+            raise ArgumentError(f"{op.name} got too many arguments",
+                                hint=f"usage: {op.signature}")
+        params = dict(defaults)
+        params.update(zip(names, rest, strict=False))
+        for key, value in kwargs.items():
+            if key not in defaults:
+                raise ArgumentError(f"{op.name} has no argument {key!r}",
+                                    hint=f"usage: {op.signature}")
+            if key in names[:len(rest)]:
+                raise ArgumentError(f"{op.name} got {key!r} twice", hint=f"usage: {op.signature}")
+            params[key] = value
+        if op.prepare is not None:
+            tensors, params = op.prepare(tensors, params)
+        return apply(op, tensors, params)
+
+    function.__name__ = op.name
+    function.__qualname__ = op.name
+    function.__doc__ = f"{op.signature}: {op.help}" + (f"\n\n{op.note}" if op.note else "")
+    return function
+
+
+def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: int = 1,
+          params: Sequence[tuple[str, Any]] = (), kind: str, help: str,
+          inputs: Sequence[str] | None = None, domain: str | None = None,
+          sample: Sequence[tuple[float, float]] | None = None, note: str | None = None,
+          broadcasting: bool = False, public: bool = True, method: bool = False,
+          differentiable: bool = True, prepare: Callable[..., Any] | None = None,
+          backward: str | None = None) -> OpDef:
+    input_names = list(inputs) if inputs else (["x", "y", "z"][:nin] if nin >= 0 else [])
+    op = OpDef(
+        name=name, forward=forward, vjp=vjp, jvp=jvp, nin=nin, params=tuple(params), kind=kind,
+        help=help, domain=domain, sample=tuple(sample) if sample else None, note=note,
+        backward_name=backward or backward_name(name), broadcasting=broadcasting,
+        public=public, method=method,
+        signature=_signature(name, nin, params, input_names),
+        differentiable=differentiable, prepare=prepare,
+    )
+    register(op)
+    function = make_function(op)
+    setattr(fn, name, function)
+    if method:
+        setattr(Tensor, name, _as_method(function))
+    return op
+
+
+def _as_method(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return function(self, *args, **kwargs)
+
+    method.__name__ = function.__name__
+    method.__doc__ = function.__doc__
+    return method
+
+
+# -- the common shapes of entry -------------------------------------------------
+def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial | None, *,
+          help: str, domain: str | None = None, sample: tuple[float, float] = (-2.0, 2.0),
+          note: str | None = None) -> OpDef:
+    """y = f(x) elementwise; `derivative(x, out)` is f'(x) in Tensor code (None: zero)."""
+    if derivative is None:
+        # piecewise constant (floor, sign, ...): PyTorch's gradient is zero everywhere
+        vjp: tuple[Callable[..., Tensor], ...] = (lambda g, out, x: g * 0.0,)
+
+        def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray) -> np.ndarray:
+            return ts[0] * 0.0
+    else:
+        d = derivative
+        vjp = (lambda g, out, x: g * d(x, out),)
+
+        def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray) -> np.ndarray:
+            return ts[0] * evaluate(d, x, out)  # type: ignore[no-any-return]
+
+    return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
+                 domain=domain, sample=(sample,), note=note, method=True)
+
+
+def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
+           partials: tuple[Partial, Partial], *, help: str, domain: str | None = None,
+           sample: tuple[tuple[float, float], tuple[float, float]] = ((-2, 2), (-2, 2)),
+           note: str | None = None, inputs: Sequence[str] = ("x", "y"),
+           backward: str | None = None) -> OpDef:
+    """z = f(x, y) with numpy broadcasting; partials are (dz/dx, dz/dy)(x, y, out)."""
+    dx, dy = partials
+    vjp = (lambda g, out, x, y: g * dx(x, y, out), lambda g, out, x, y: g * dy(x, y, out))
+
+    def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        total: Any = None
+        for t, d in zip(ts, partials, strict=True):
+            if t is not None:
+                term = t * evaluate(d, x, y, out)
+                total = term if total is None else total + term
+        return total  # type: ignore[no-any-return]
+
+    return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
+                 domain=domain, sample=sample, note=note, broadcasting=True,
+                 inputs=inputs, backward=backward)
+
+
+def canonical_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """None, an int or a sequence of ints -> a sorted tuple of non-negative axes."""
+    if axis is None:
+        return None
+    raw = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = []
+    for a in raw:
+        a = as_int(a, "axis")
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise AxisError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+        axes.append(a % ndim if ndim else 0)
+    if len(set(axes)) != len(axes):
+        raise AxisError(f"repeated axis in {tuple(raw)}")
+    return tuple(sorted(axes)) if ndim else None
+
+
+def as_int(value: Any, what: str) -> int:
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise ArgumentError(f"{what} must be a whole number, got {value!r}")
+
+
+def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The shape a reduction has with keepdims=True."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def expand(g: Tensor, shape: tuple[int, ...], axes: tuple[int, ...] | None) -> Tensor:
+    """Broadcast a reduction's gradient back over the axes it reduced."""
+    kept = kept_shape(shape, axes)
+    if g.shape != kept:
+        g = fn.reshape(g, kept)
+    if g.shape != shape:
+        g = fn.broadcast_to(g, shape)
+    return g
+
+
+def batch_axes(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """The same axes on a tangent, which carries a leading batch axis."""
+    return tuple(range(1, ndim + 1)) if axes is None else tuple(a + 1 for a in axes)
+
+
+def reduction_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]
+                      ) -> tuple[tuple[Tensor, ...], dict[str, Any]]:
+    params["axis"] = canonical_axes(params["axis"], tensors[0].ndim)
+    params["keepdims"] = bool(params["keepdims"])
+    return tensors, params
+
+
+def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
+              help: str, extra: Sequence[tuple[str, Any]] = (),
+              sample: tuple[float, float] = (-2.0, 2.0), domain: str | None = None,
+              note: str | None = None, prepare: Callable[..., Any] | None = None) -> OpDef:
+    """out = R(x, axis, keepdims); `weight(x, out_kept, axis, **extra)` is dR/dx (None: 1)."""
+
+    def vjp_x(g: Tensor, out: Tensor, x: Tensor, axis: Any, keepdims: bool,
+              **more: Any) -> Tensor:
+        grad = expand(g, x.shape, axis)
+        if weight is None:
+            return grad
+        out_kept = fn.reshape(out, kept_shape(x.shape, axis))
+        return grad * weight(x, out_kept, axis, **more)
+
+    def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, axis: Any, keepdims: bool,
+            **more: Any) -> np.ndarray:
+        t = ts[0]
+        if weight is not None:
+            out_kept = out.reshape(kept_shape(x.shape, axis))
+            t = t * evaluate(lambda a, b: weight(a, b, axis, **more), x, out_kept)
+        return np.sum(t, axis=batch_axes(axis, x.ndim), keepdims=keepdims)
+
+    def prep(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+        tensors, params = reduction_prepare(tensors, params)
+        return prepare(tensors, params) if prepare else (tensors, params)
+
+    return defop(name, forward, vjp=(vjp_x,), jvp=jvp,
+                 params=(("axis", None), ("keepdims", False), *extra), kind="reduction",
+                 help=help, sample=(sample,), domain=domain, note=note, method=True,
+                 prepare=prep)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

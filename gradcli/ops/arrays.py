@@ -1,0 +1,230 @@
+"""Linear algebra and whole-array ops: matmul, dot, outer, trace, stack, concatenate,
+softmax and log_softmax.
+
+Shapes follow numpy, including matmul's promotion of 1-D operands. The VJP
+rules may return gradients with extra broadcast (batch) axes; the engine sums
+them back to each input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.tensor import Tensor
+from gradcli.errors import AxisError, ShapeError
+from gradcli.ops._define import as_int, const, defop, fn
+from gradcli.ops.binary import _operator
+
+
+def _swap_last(t: Tensor) -> Tensor:
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return fn.transpose(t, axes=tuple(axes))
+
+
+def _column(t: Tensor) -> Tensor:
+    """t with a trailing length-1 axis."""
+    return fn.reshape(t, (*t.shape, 1))
+
+
+def _matmul_vjp_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim == 0 or b.ndim == 0:
+        return g * b
+    if b.ndim == 1:
+        return g * b if a.ndim == 1 else _column(g) * b
+    if a.ndim == 1:
+        return fn.reshape(fn.matmul(b, _column(g)), (*b.shape[:-2], b.shape[-2]))
+    return fn.matmul(g, _swap_last(b))
+
+
+def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim == 0 or b.ndim == 0:
+        return g * a
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return g * a
+        row = fn.reshape(g, (*g.shape[:-1], 1, g.shape[-1]))
+        return _column(a) * row
+    if b.ndim == 1:
+        return _column(g) * a
+    return fn.matmul(_swap_last(a), g)
+
+
+def _pad(t: np.ndarray, body_ndim: int) -> np.ndarray:
+    missing = body_ndim - (t.ndim - 1)
+    return t if missing <= 0 else t.reshape((t.shape[0],) + (1,) * missing + t.shape[1:])
+
+
+def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.ndim == 0 or b.ndim == 0:
+        terms = []
+        if ts[0] is not None:
+            terms.append(_pad(ts[0], out.ndim) * b)
+        if ts[1] is not None:
+            terms.append(a * _pad(ts[1], out.ndim))
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    body = max(a2.ndim, b2.ndim)
+    total: Any = None
+    if ts[0] is not None:
+        t = ts[0][:, None, :] if a.ndim == 1 else ts[0]
+        total = _pad(t, body) @ b2
+    if ts[1] is not None:
+        t = ts[1][..., None] if b.ndim == 1 else ts[1]
+        term = a2 @ _pad(t, body)
+        total = term if total is None else total + term
+    if b.ndim == 1:
+        total = total[..., 0]
+    if a.ndim == 1:
+        total = total[..., 0, :] if b.ndim != 1 else total[..., 0]
+    return total  # type: ignore[no-any-return]
+
+
+def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    if tensors[0].ndim == 0 or tensors[1].ndim == 0:
+        raise ShapeError("matmul: operands must not be scalars (use * for scaling)")
+    return tensors, params
+
+
+MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
+               nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
+               help="matrix product a @ b (1-D operands act as vectors)")
+Tensor.__matmul__ = _operator("matmul")  # type: ignore[attr-defined]
+Tensor.__rmatmul__ = _operator("matmul", reflected=True)  # type: ignore[attr-defined]
+
+
+def _dot_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    if tensors[0].ndim > 2 or tensors[1].ndim > 2:
+        raise ShapeError("dot: operands must have at most 2 dimensions (use matmul for stacks)")
+    return tensors, params
+
+
+defop("dot", np.dot, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp, nin=2,
+      kind="array", prepare=_dot_prepare, inputs=("a", "b"),
+      help="dot product of vectors; matrix product for matrices")
+
+
+def _flat(t: Tensor) -> Tensor:
+    return fn.reshape(t, (-1,))
+
+
+def _outer_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total: Any = None
+    if ts[0] is not None:
+        total = ts[0].reshape(ts[0].shape[0], -1, 1) * b.reshape(-1)
+    if ts[1] is not None:
+        term = a.reshape(-1, 1) * ts[1].reshape(ts[1].shape[0], 1, -1)
+        total = term if total is None else total + term
+    return total  # type: ignore[no-any-return]
+
+
+defop("outer", np.outer,
+      vjp=(lambda g, out, a, b: fn.reshape(fn.matmul(g, _flat(b)), a.shape),
+           lambda g, out, a, b: fn.reshape(fn.matmul(_flat(a), g), b.shape)),
+      jvp=_outer_jvp, nin=2, kind="array", inputs=("a", "b"),
+      help="outer product of the flattened a and b")
+
+
+def _trace_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    if tensors[0].ndim != 2:
+        raise ShapeError(f"trace: needs a matrix, got shape {tensors[0].shape}")
+    return tensors, params
+
+
+defop("trace", np.trace, vjp=(lambda g, out, m: g * const(np.eye(*m.shape)),),
+      jvp=lambda ts, out, m: np.trace(ts[0], axis1=1, axis2=2), kind="array",
+      inputs=("m",), prepare=_trace_prepare, method=True, help="sum of a matrix's diagonal")
+
+
+# -- joining ------------------------------------------------------------------------
+def _join_axis(tensors: tuple[Tensor, ...], params: dict[str, Any], extra: int) -> Any:
+    ndim = tensors[0].ndim + extra
+    axis = as_int(params["axis"], "axis")
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"axis {axis} is out of bounds for {ndim} dimensions")
+    params["axis"] = axis % ndim
+    return tensors, params
+
+
+def _stack_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
+    return _join_axis(tensors, params, 1)
+
+
+def _stack_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
+    lead = (slice(None),) * axis
+    return [fn.getitem(g, (*lead, i)) for i in range(len(xs))]
+
+
+def _filled(ts: list[Any], xs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    batch = next(t for t in ts if t is not None).shape[0]
+    return [np.zeros((batch, *x.shape)) if t is None else t for t, x in zip(ts, xs, strict=True)]
+
+
+defop("stack", lambda *xs, axis: np.stack(xs, axis=axis), vjp=_stack_vjp,
+      jvp=lambda ts, out, *xs, axis: np.stack(_filled(ts, xs), axis=axis + 1),
+      nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare,
+      help="join same-shaped tensors along a new axis")
+
+
+def _concat_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    if any(t.ndim == 0 for t in tensors):
+        raise ShapeError("concatenate: inputs must have at least one dimension (use stack)")
+    return _join_axis(tensors, params, 0)
+
+
+def _concat_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
+    lead = (slice(None),) * axis
+    pieces, start = [], 0
+    for x in xs:
+        stop = start + x.shape[axis]
+        pieces.append(fn.getitem(g, (*lead, slice(start, stop))))
+        start = stop
+    return pieces
+
+
+defop("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
+      jvp=lambda ts, out, *xs, axis: np.concatenate(_filled(ts, xs), axis=axis + 1),
+      nin=-1, params=(("axis", 0),), kind="array", prepare=_concat_prepare,
+      help="join tensors end to end along an existing axis")
+
+
+# -- softmax family -------------------------------------------------------------------
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))  # type: ignore[no-any-return]
+
+
+def _single_axis(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    ndim = max(tensors[0].ndim, 1)
+    axis = as_int(params["axis"], "axis")
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"axis {axis} is out of bounds for {tensors[0].ndim} dimensions")
+    if tensors[0].ndim == 0:
+        raise ShapeError("softmax needs at least one dimension")
+    params["axis"] = axis % ndim
+    return tensors, params
+
+
+defop("softmax", _softmax,
+      vjp=(lambda g, out, x, axis: out * (g - fn.sum(g * out, axis=axis, keepdims=True)),),
+      jvp=lambda ts, out, x, axis: out * (ts[0] - np.sum(ts[0] * out, axis=axis + 1,
+                                                            keepdims=True)),
+      params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
+      help="exp(x) / sum(exp(x)) along axis")
+defop("log_softmax", _log_softmax,
+      vjp=(lambda g, out, x, axis: g - fn.exp(out) * fn.sum(g, axis=axis, keepdims=True),),
+      jvp=lambda ts, out, x, axis: ts[0] - np.sum(ts[0] * np.exp(out), axis=axis + 1,
+                                                   keepdims=True),
+      params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
+      help="log(softmax(x)) along axis, without underflow")

@@ -1,0 +1,147 @@
+"""Broadcasting functions of several arguments, and the Tensor operators.
+
+Partials are written as (x, y, out) -> Tensor. The engine sums each input's
+gradient back to that input's shape, so no rule here deals with broadcasting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.tensor import Tensor, apply, as_tensor
+from gradcli.ops._define import binary, const, defop, fn
+
+
+def _sum_tangents(*terms: Any) -> Any:
+    present = [t for t in terms if t is not None]
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
+
+
+ADD = defop("add", np.add, vjp=(lambda g, out, x, y: g, lambda g, out, x, y: g),
+            jvp=lambda ts, out, x, y: _sum_tangents(*ts), nin=2, kind="binary",
+            help="x + y", broadcasting=True)
+SUB = defop("sub", np.subtract, vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
+            jvp=lambda ts, out, x, y: _sum_tangents(ts[0], None if ts[1] is None else -ts[1]),
+            nin=2, kind="binary", help="x - y", broadcasting=True)
+MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y")
+DIV = defop(
+    "div", np.divide,
+    vjp=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+    jvp=lambda ts, out, x, y: _sum_tangents(
+        None if ts[0] is None else ts[0] / y, None if ts[1] is None else -ts[1] * out / y),
+    nin=2, kind="binary", help="x / y", broadcasting=True, domain="y != 0",
+    sample=((-2, 2), (0.5, 2)))
+POW = binary(
+    "pow", np.power,
+    (
+        # PyTorch masks the exponent-0 case so that 0 ** 0 has derivative 0, not nan
+        lambda x, y, out: fn.where(const(y.data == 0), 0.0, y * x ** (y - 1.0)),
+        # and the base-0 case with exponent >= 0, where log(0) would poison the result
+        lambda x, y, out: fn.where(const((x.data == 0) & (y.data >= 0)), 0.0, out * fn.log(x)),
+    ),
+    help="x to the power y (also written x^y or x**y)", domain="x > 0 unless y is whole",
+    sample=((0.3, 2.0), (-2.0, 2.0)),
+    note="d/dx at y = 0 is 0, and d/dy at x = 0 (y >= 0) is 0, as in PyTorch",
+    inputs=("x", "y"))
+binary("atan2", np.arctan2,
+       (lambda y, x, out: x / (x * x + y * y), lambda y, x, out: -y / (x * x + y * y)),
+       help="angle of the point (x, y), in (-pi, pi]", inputs=("y", "x"),
+       sample=((0.2, 2.0), (0.2, 2.0)), note="undefined at (0, 0): the derivative is nan")
+binary("hypot", np.hypot, (lambda x, y, out: x / out, lambda x, y, out: y / out),
+       help="sqrt(x^2 + y^2) without overflow", sample=((0.2, 2.0), (0.2, 2.0)),
+       note="at (0, 0) the derivative is nan, as in PyTorch")
+binary("maximum", np.maximum,
+       (lambda x, y, out: const((x.data > y.data) + 0.5 * (x.data == y.data)),
+        lambda x, y, out: const((y.data > x.data) + 0.5 * (x.data == y.data))),
+       help="elementwise larger of x and y", note="on a tie each side gets half the gradient")
+binary("minimum", np.minimum,
+       (lambda x, y, out: const((x.data < y.data) + 0.5 * (x.data == y.data)),
+        lambda x, y, out: const((y.data < x.data) + 0.5 * (x.data == y.data))),
+       help="elementwise smaller of x and y", note="on a tie each side gets half the gradient")
+binary("logaddexp", np.logaddexp,
+       (lambda x, y, out: fn.exp(x - out), lambda x, y, out: fn.exp(y - out)),
+       help="log(e^x + e^y) without overflow")
+
+
+def _where(cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.where(cond.astype(bool), x, y)
+
+
+def _where_jvp(ts: list[Any], out: np.ndarray, cond: np.ndarray, x: np.ndarray,
+               y: np.ndarray) -> np.ndarray:
+    mask = cond.astype(bool)
+    zero = np.zeros(())
+    return _sum_tangents(None if ts[1] is None else np.where(mask, ts[1], zero),
+                         None if ts[2] is None else np.where(mask, zero, ts[2]))
+
+
+defop("where", _where,
+      vjp=(lambda g, out, c, x, y: None,
+           lambda g, out, c, x, y: fn.where(c, g, 0.0),
+           lambda g, out, c, x, y: fn.where(c, 0.0, g)),
+      jvp=_where_jvp, nin=3, kind="binary", inputs=("cond", "x", "y"),
+      help="x where cond is true, else y", broadcasting=True,
+      sample=((0.0, 1.0), (-2, 2), (-2, 2)),
+      note="the condition gets no gradient; the branch not taken gets exactly 0")
+
+
+def _clip_masks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[Any, Any, Any]:
+    return (x >= lo) & (x <= hi), x < lo, x > hi
+
+
+def _clip_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray) -> np.ndarray:
+    masks = _clip_masks(x, lo, hi)
+    return _sum_tangents(*(None if t is None else t * m for t, m in zip(ts, masks, strict=True)))
+
+
+defop("clip", lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+      vjp=(lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[0]),
+           lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[1]),
+           lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[2])),
+      jvp=_clip_jvp, nin=3, kind="binary", inputs=("x", "lo", "hi"),
+      help="x limited to [lo, hi]", broadcasting=True,
+      sample=((-2, 2), (-3, -2.5), (2.5, 3)),
+      note="at x = lo or x = hi the gradient goes to x, as in PyTorch's clamp")
+
+_COMPARISONS = {
+    "lt": (np.less, "x < y"), "le": (np.less_equal, "x <= y"),
+    "gt": (np.greater, "x > y"), "ge": (np.greater_equal, "x >= y"),
+    "eq": (np.equal, "x == y"), "ne": (np.not_equal, "x != y"),
+}
+for _name, (_forward, _text) in _COMPARISONS.items():
+    defop(_name, _forward, vjp=None, jvp=None, nin=2, kind="comparison",
+          help=f"{_text}, elementwise (true/false, no gradient)", broadcasting=True,
+          differentiable=False, public=False)
+
+
+# -- Tensor operators: the hot path, so they call `apply` directly -------------
+_NONE: dict[str, Any] = {}
+
+
+def _operator(op_name: str, reflected: bool = False) -> Any:
+    from gradcli.engine.op import lookup
+
+    op = lookup(op_name)
+    if reflected:
+        return lambda self, other: apply(op, (as_tensor(other), self), _NONE)
+    return lambda self, other: apply(op, (self, as_tensor(other)), _NONE)
+
+
+for _dunder, _name in {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div",
+                       "pow": "pow", "matmul": "matmul"}.items():
+    if _name == "matmul":
+        continue  # installed by gradcli.ops.arrays, which defines matmul
+    setattr(Tensor, f"__{_dunder}__", _operator(_name))
+    setattr(Tensor, f"__r{_dunder}__", _operator(_name, reflected=True))
+for _dunder, _name in {"lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "eq": "eq",
+                       "ne": "ne"}.items():
+    setattr(Tensor, f"__{_dunder}__", _operator(_name))
+Tensor.__neg__ = lambda self: fn.neg(self)  # type: ignore[attr-defined]
+Tensor.__pos__ = lambda self: self  # type: ignore[attr-defined]
+Tensor.__hash__ = object.__hash__  # type: ignore[assignment]

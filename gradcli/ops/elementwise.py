@@ -1,0 +1,91 @@
+"""Elementwise functions of one argument: one entry each, derivative as Tensor code.
+
+`derivative(x, out)` is f'(x); it may use the output (`out`) where that is
+cheaper, as exp does. Entries whose derivative is a choice (a kink, a jump)
+say which one is used and why, next to the entry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradcli.ops import special
+from gradcli.ops._define import const, fn, unary
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # written this way so that neither branch overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _logit(x: np.ndarray) -> np.ndarray:
+    return np.log(x) - np.log1p(-x)
+
+
+unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x")
+unary("exp", np.exp, lambda x, out: out, help="e to the power x")
+unary("expm1", np.expm1, lambda x, out: out + 1.0, help="exp(x) - 1, accurate for small x")
+unary("exp2", np.exp2, lambda x, out: out * LN2, help="2 to the power x")
+unary("log", np.log, lambda x, out: 1.0 / x, help="natural logarithm",
+      domain="x > 0", sample=(0.2, 3.0))
+unary("log1p", np.log1p, lambda x, out: 1.0 / (x + 1.0), help="log(1 + x), accurate for small x",
+      domain="x > -1", sample=(-0.8, 3.0))
+unary("log2", np.log2, lambda x, out: 1.0 / (x * LN2), help="base-2 logarithm",
+      domain="x > 0", sample=(0.2, 3.0))
+unary("log10", np.log10, lambda x, out: 1.0 / (x * LN10), help="base-10 logarithm",
+      domain="x > 0", sample=(0.2, 3.0))
+unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, help="square root",
+      domain="x >= 0", sample=(0.2, 3.0),
+      note="at x = 0 the derivative is +inf, as in PyTorch")
+unary("cbrt", np.cbrt, lambda x, out: 1.0 / (3.0 * out * out), help="cube root",
+      sample=(0.2, 3.0), note="at x = 0 the derivative is +inf")
+unary("square", np.square, lambda x, out: 2.0 * x, help="x * x")
+unary("abs", np.abs, lambda x, out: const(np.sign(x.data)), help="absolute value",
+      note="at x = 0 the derivative is 0 (the subgradient PyTorch uses)")
+unary("sign", np.sign, None, help="-1, 0 or 1", sample=(0.1, 2.0),
+      note="piecewise constant: derivative 0 everywhere, as in PyTorch")
+unary("sin", np.sin, lambda x, out: fn.cos(x), help="sine (radians)")
+unary("cos", np.cos, lambda x, out: -fn.sin(x), help="cosine (radians)")
+unary("tan", np.tan, lambda x, out: 1.0 + out * out, help="tangent (radians)",
+      domain="x != pi/2 + k*pi", sample=(-1.2, 1.2))
+unary("asin", np.arcsin, lambda x, out: 1.0 / fn.sqrt(1.0 - x * x), help="inverse sine",
+      domain="-1 <= x <= 1", sample=(-0.9, 0.9))
+unary("acos", np.arccos, lambda x, out: -1.0 / fn.sqrt(1.0 - x * x), help="inverse cosine",
+      domain="-1 <= x <= 1", sample=(-0.9, 0.9))
+unary("atan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x), help="inverse tangent")
+unary("sinh", np.sinh, lambda x, out: fn.cosh(x), help="hyperbolic sine")
+unary("cosh", np.cosh, lambda x, out: fn.sinh(x), help="hyperbolic cosine")
+unary("tanh", np.tanh, lambda x, out: 1.0 - out * out, help="hyperbolic tangent")
+unary("asinh", np.arcsinh, lambda x, out: 1.0 / fn.sqrt(x * x + 1.0),
+      help="inverse hyperbolic sine")
+unary("acosh", np.arccosh, lambda x, out: 1.0 / fn.sqrt(x * x - 1.0),
+      help="inverse hyperbolic cosine", domain="x >= 1", sample=(1.2, 3.0))
+unary("atanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x),
+      help="inverse hyperbolic tangent", domain="-1 < x < 1", sample=(-0.9, 0.9))
+unary("sigmoid", _sigmoid, lambda x, out: out * (1.0 - out), help="logistic function 1/(1+e^-x)")
+unary("logit", _logit, lambda x, out: 1.0 / (x * (1.0 - x)),
+      help="inverse of sigmoid, log(x/(1-x))", domain="0 < x < 1", sample=(0.1, 0.9))
+unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a smooth relu")
+unary("relu", lambda x: np.maximum(x, 0.0), lambda x, out: const(x.data > 0),
+      help="max(x, 0)", note="at x = 0 the derivative is 0, as in PyTorch")
+unary("erf", special.erf, lambda x, out: TWO_OVER_SQRT_PI * fn.exp(-x * x),
+      help="error function")
+unary("erfc", special.erfc, lambda x, out: -TWO_OVER_SQRT_PI * fn.exp(-x * x),
+      help="complementary error function, 1 - erf(x)")
+unary("floor", np.floor, None, help="largest integer <= x", sample=(0.1, 0.9),
+      note="piecewise constant: derivative 0 everywhere, as in PyTorch")
+unary("ceil", np.ceil, None, help="smallest integer >= x", sample=(0.1, 0.9),
+      note="piecewise constant: derivative 0 everywhere, as in PyTorch")
+unary("round", np.round, None, help="nearest integer (halves to even)", sample=(0.1, 0.4),
+      note="piecewise constant: derivative 0 everywhere, as in PyTorch")

@@ -1,0 +1,166 @@
+"""Reductions over `axis` (None: all axes), each with `keepdims`.
+
+Each entry gives the weight W = dR/dx as Tensor code, written in terms of x
+and the output with the reduced axes kept (`out`, broadcastable against x).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.tensor import Tensor
+from gradcli.errors import ArgumentError
+from gradcli.ops._define import canonical_axes, const, defop, expand, fn, reduction
+
+
+def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    if axis is None:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in axis)
+
+
+def _tie_weight(x: np.ndarray, out: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    """Equal shares of the gradient for every element that attains the extreme."""
+    mask = (x == out).astype(np.float64)
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+reduction("sum", np.sum, None, help="sum of the elements")
+reduction("mean", np.mean, lambda x, out, axis: 1.0 / _count(x.shape, axis),
+          help="arithmetic mean of the elements")
+reduction("max", np.max, lambda x, out, axis: const(_tie_weight(x.data, out.data, axis)),
+          help="largest element", note="ties share the gradient equally")
+reduction("min", np.min, lambda x, out, axis: const(_tie_weight(x.data, out.data, axis)),
+          help="smallest element", note="ties share the gradient equally")
+
+
+def _centred(x: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    return x - fn.mean(x, axis=axis, keepdims=True)
+
+
+def _ddof_check(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    ddof = params["ddof"]
+    if not isinstance(ddof, (int, float)) or ddof < 0:
+        raise ArgumentError(f"ddof must be a number >= 0, got {ddof!r}")
+    params["ddof"] = float(ddof)
+    return tensors, params
+
+
+reduction("var", lambda x, axis, keepdims, ddof: np.var(x, axis=axis, keepdims=keepdims,
+                                                         ddof=ddof),
+          lambda x, out, axis, ddof: 2.0 * _centred(x, axis) / (_count(x.shape, axis) - ddof),
+          extra=(("ddof", 0),), prepare=_ddof_check,
+          help="variance; ddof=1 for the sample variance")
+reduction("std", lambda x, axis, keepdims, ddof: np.std(x, axis=axis, keepdims=keepdims,
+                                                         ddof=ddof),
+          lambda x, out, axis, ddof: _centred(x, axis) / ((_count(x.shape, axis) - ddof) * out),
+          extra=(("ddof", 0),), prepare=_ddof_check,
+          help="standard deviation; ddof=1 for the sample one",
+          note="at zero spread the derivative is nan, as in PyTorch")
+
+
+def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+reduction("logsumexp", _logsumexp, lambda x, out, axis: fn.exp(x - out),
+          help="log(sum(exp(x))) without overflow")
+
+
+# -- norm: a vector p-norm of the elements (of each slice, with axis) ---------
+def _norm(x: np.ndarray, axis: Any, keepdims: bool, ord: float) -> np.ndarray:
+    a = np.abs(x)
+    if ord == 2:
+        return np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
+    if ord == 1:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    if ord == math.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    if ord == -math.inf:
+        return np.min(a, axis=axis, keepdims=keepdims)
+    return np.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: float) -> Tensor | float:
+    # The one documented departure from PyTorch: at the zero vector the gradient
+    # is the zero vector, not nan. Dividing by 1 where out == 0 does that, since
+    # the numerator is 0 there.
+    safe = fn.where(const(out.data == 0), 1.0, out)
+    if ord == 2:
+        return x / safe
+    if ord == 1:
+        return const(np.sign(x.data))
+    if abs(ord) == math.inf:
+        a = np.abs(x.data)
+        return const(_tie_weight(a, out.data, axis) * np.sign(x.data))
+    return const(np.sign(x.data)) * fn.abs(x) ** (ord - 1.0) / safe ** (ord - 1.0)
+
+
+def _norm_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    order = params["ord"]
+    if isinstance(order, Tensor):
+        order = order.item()
+    if order in ("inf", "-inf"):
+        order = float(order)
+    if not isinstance(order, (int, float)) or not (order >= 1 or order == -math.inf):
+        raise ArgumentError(f"norm: ord must be a number >= 1, inf or -inf; got {order!r}")
+    params["ord"] = float(order)
+    return tensors, params
+
+
+reduction("norm", _norm, _norm_weight, extra=(("ord", 2),), prepare=_norm_prepare,
+          help="vector p-norm of the elements (ord=2: Euclidean/Frobenius; 1; inf; any p >= 1)",
+          note="at the zero vector the gradient is the zero vector, never nan "
+               "(PyTorch gives nan there); max-norm ties share the gradient")
+
+
+# -- prod, through the product of the *other* elements --------------------------
+def _move_reduced_last(x: np.ndarray, axis: tuple[int, ...] | None) -> tuple[np.ndarray, Any]:
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    perm = rest + axes
+    moved = np.transpose(x, perm)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    return flat, (perm, moved.shape)
+
+
+def _prod_others(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    """For each element, the product of all other elements in its reduced slice.
+
+    Exact even where x has zeros, unlike prod(x) / x.
+    """
+    flat, (perm, moved_shape) = _move_reduced_last(x, axis)
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
+    right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., :-1][..., ::-1], ones],
+                           axis=-1)
+    return np.transpose((left * right).reshape(moved_shape), np.argsort(perm))
+
+
+def _prod_others_vjp(g: Tensor, out: Tensor, x: Tensor, axis: Any) -> Tensor:
+    # d others_i / d x_j = others_i / x_j for j != i (second derivatives at an
+    # exact zero of x are therefore nan; first derivatives are exact everywhere)
+    total = expand(fn.sum(g * out, axis=axis, keepdims=True), x.shape, axis)
+    return (total - g * out) / x
+
+
+def _prod_others_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, axis: Any) -> np.ndarray:
+    ratio = ts[0] / x
+    return out * (np.sum(ratio, axis=tuple(a + 1 for a in (axis or range(x.ndim))),
+                         keepdims=True) - ratio)
+
+
+defop("prod_others", _prod_others, vjp=(_prod_others_vjp,), jvp=_prod_others_jvp,
+      params=(("axis", None),), kind="reduction", public=False,
+      help="product of the other elements of each reduced slice",
+      prepare=lambda ts, p: (ts, {"axis": canonical_axes(p["axis"], ts[0].ndim)}))
+
+reduction("prod", np.prod, lambda x, out, axis: fn.prod_others(x, axis=axis),
+          help="product of the elements",
+          note="the derivative uses the product of the other elements, so it is exact at zeros")

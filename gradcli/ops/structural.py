@@ -1,0 +1,181 @@
+"""Ops that move elements without doing arithmetic on them.
+
+Indexing, reshaping, transposing and broadcasting come in pairs whose VJPs are
+each other (index <-> scatter_add, sum_to <-> broadcast_to), so any order of
+derivative stays inside the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.tensor import Tensor, apply
+from gradcli.errors import IndexingError, ShapeError
+from gradcli.ops._define import as_int, defop, fn
+
+_BATCH = slice(None)
+
+
+def _sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    reduced = np.sum(x, axis=axes, keepdims=True) if axes else x
+    return reduced.reshape(shape)
+
+
+def _batched_sum_to(t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    body = t.shape[1:]
+    lead = len(body) - len(shape)
+    axes = tuple(range(1, lead + 1)) + tuple(
+        i + lead + 1 for i, s in enumerate(shape) if s == 1 and body[i + lead] != 1)
+    reduced = np.sum(t, axis=axes, keepdims=True) if axes else t
+    return reduced.reshape((t.shape[0], *shape))
+
+
+defop("sum_to", _sum_to,
+      vjp=(lambda g, out, x, shape: fn.broadcast_to(g, x.shape),),
+      jvp=lambda ts, out, x, shape: _batched_sum_to(ts[0], shape),
+      params=(("shape", ()),), kind="structural", public=False,
+      help="sum a broadcast result back to a shape (the VJP of broadcasting)")
+
+
+def _broadcast_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, shape: tuple[int, ...]
+                   ) -> np.ndarray:
+    t = ts[0]
+    missing = len(shape) - x.ndim
+    t = t.reshape((t.shape[0],) + (1,) * missing + t.shape[1:])
+    return np.broadcast_to(t, (t.shape[0], *shape))
+
+
+defop("broadcast_to", np.broadcast_to,
+      vjp=(lambda g, out, x, shape: fn.sum_to(g, x.shape),),
+      jvp=_broadcast_jvp, params=(("shape", ()),), kind="structural", public=False,
+      help="repeat x along new or length-1 axes to reach shape")
+
+
+def _shape_param(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, Tensor):
+        shape = shape.data.tolist()
+    if isinstance(shape, (int, float, np.integer, np.floating)):
+        shape = (shape,)
+    return tuple(as_int(s, "a shape entry") for s in shape)
+
+
+def _reshape_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    params["shape"] = _shape_param(params["shape"])
+    return tensors, params
+
+
+defop("reshape", np.reshape,
+      vjp=(lambda g, out, x, shape: fn.reshape(g, x.shape),),
+      jvp=lambda ts, out, x, shape: ts[0].reshape((ts[0].shape[0], *out.shape)),
+      params=(("shape", ()),), kind="array", method=False, prepare=_reshape_prepare,
+      help="the same elements in a new shape (one entry may be -1)")
+
+
+def _transpose_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    ndim = tensors[0].ndim
+    axes = params["axes"]
+    if axes is None:
+        axes = tuple(reversed(range(ndim)))
+    else:
+        axes = _shape_param(axes)
+        if sorted(a % max(ndim, 1) for a in axes) != list(range(ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of {ndim} axes")
+        axes = tuple(a % ndim for a in axes)
+    params["axes"] = axes
+    return tensors, params
+
+
+defop("transpose", np.transpose,
+      vjp=(lambda g, out, x, axes: fn.transpose(g, axes=tuple(np.argsort(axes).tolist())),),
+      jvp=lambda ts, out, x, axes: np.transpose(ts[0], (0, *(a + 1 for a in axes))),
+      params=(("axes", None),), kind="array", prepare=_transpose_prepare,
+      help="reverse (or permute, with axes) the axes; for a matrix, its transpose")
+
+defop("clone", np.copy, vjp=(lambda g, out, x: g,), jvp=lambda ts, out, x: ts[0],
+      kind="structural", method=True, help="a copy that stays in the graph")
+
+
+# -- indexing -------------------------------------------------------------------
+def _is_basic(index: tuple[Any, ...]) -> bool:
+    return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
+
+
+def canonical_index(index: Any) -> tuple[Any, ...]:
+    """Python/Tensor indices -> a tuple numpy understands, with integer arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out: list[Any] = []
+    for item in index:
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, np.ndarray):
+            if item.dtype == np.bool_:
+                out.append(item)
+                continue
+            if not np.all(np.equal(np.mod(item, 1), 0)):
+                raise IndexingError("indices must be whole numbers")
+            out.append(item.astype(np.intp))
+        elif isinstance(item, (list, tuple)):
+            out.append(canonical_index(np.asarray(item))[0])
+        elif isinstance(item, slice) or item is None or item is Ellipsis:
+            out.append(item)
+        else:
+            out.append(as_int(item, "an index"))
+    return tuple(out)
+
+
+def _scatter_add(g: np.ndarray, shape: tuple[int, ...], index: tuple[Any, ...]) -> np.ndarray:
+    out = np.zeros(shape)
+    if _is_basic(index):
+        out[index] += g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _scatter_add_jvp(ts: list[Any], out: np.ndarray, g: np.ndarray, shape: tuple[int, ...],
+                     index: tuple[Any, ...]) -> np.ndarray:
+    t = ts[0]
+    result = np.zeros((t.shape[0], *shape))
+    batched = (_BATCH, *index)
+    if _is_basic(index):
+        result[batched] += t
+    else:
+        np.add.at(result, batched, t)
+    return result
+
+
+defop("scatter_add", _scatter_add,
+      vjp=(lambda g, out, x, shape, index: fn.getitem(g, index),),
+      jvp=_scatter_add_jvp, params=(("shape", ()), ("index", ())), kind="structural",
+      public=False, help="zeros of a shape with x added at an index (the VJP of indexing)")
+
+GETITEM = defop(
+    "getitem", lambda x, index: x[index],
+    vjp=(lambda g, out, x, index: fn.scatter_add(g, x.shape, index),),
+    jvp=lambda ts, out, x, index: ts[0][(_BATCH, *index)],
+    params=(("index", ()),), kind="structural", public=False, backward="IndexBackward0",
+    help="x[index]: elements, slices, or integer arrays")
+
+
+def _getitem(self: Tensor, index: Any) -> Tensor:
+    return apply(GETITEM, (self,), {"index": canonical_index(index)})
+
+
+def _reshape_method(self: Tensor, *shape: Any) -> Tensor:
+    return fn.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    return fn.transpose(self, axes=(axes[0] if len(axes) == 1 else axes) if axes else None)
+
+
+Tensor.__getitem__ = _getitem  # type: ignore[attr-defined]
+Tensor.reshape = _reshape_method  # type: ignore[attr-defined]
+Tensor.transpose = _transpose_method  # type: ignore[attr-defined]
+Tensor.T = property(lambda self: fn.transpose(self))  # type: ignore[attr-defined]
