@@ -11,7 +11,9 @@ more graph.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,24 @@ FREED_HINT = (
 )
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cycle collector during a pass.
+
+    A backward pass allocates many short-lived, acyclic objects; the collector
+    cannot free any of them, yet at 100,000 vertices it would rescan the growing
+    heap again and again. It is switched back on (if it was on) however the
+    pass ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def vertex_of(t: Tensor) -> Vertex | None:
     """The vertex a gradient for `t` flows into, or None if `t` does not require grad."""
     if t.grad_fn is not None:
@@ -51,17 +71,17 @@ def topological_order(roots: Iterable[Vertex]) -> list[Vertex]:
         if root in seen:
             continue
         seen.add(root)
-        stack: list[tuple[Vertex, int]] = [(root, 0)]
+        stack: list[tuple[Vertex, tuple[Vertex | None, ...], int]] = [(root, root.edges, 0)]
         while stack:
-            vertex, i = stack[-1]
-            edges = vertex.edges
-            while i < len(edges):
+            vertex, edges, i = stack[-1]
+            n = len(edges)
+            while i < n:
                 edge = edges[i]
                 i += 1
                 if edge is not None and edge not in seen:
                     seen.add(edge)
-                    stack[-1] = (vertex, i)
-                    stack.append((edge, 0))
+                    stack[-1] = (vertex, edges, i)
+                    stack.append((edge, edge.edges, 0))
                     break
             else:
                 stack.pop()
@@ -134,7 +154,7 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
                 needed.add(vertex)
     captured: dict[Vertex, Tensor] = {}
 
-    with set_grad_enabled(create_graph), np.errstate(all="ignore"):
+    with set_grad_enabled(create_graph), np.errstate(all="ignore"), _no_cycle_collection():
         for vertex in reversed(order):
             g = buffers.pop(vertex, None)
             if g is None or (needed is not None and vertex not in needed):
@@ -156,7 +176,7 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
             node: Node = vertex  # type: ignore[assignment]
             if node.freed:
                 raise AutogradError(FREED_MESSAGE, hint=FREED_HINT)
-            for hook in node.pre_hooks:
+            for hook in node.pre_hooks or ():
                 replaced = hook(g)
                 if replaced is not None:
                     g = as_tensor(replaced)
@@ -181,38 +201,38 @@ def _propagate(node: Node, g: Tensor, buffers: dict[Vertex, Tensor],
     """Apply the node's VJP rules and add each input's share to its buffer."""
     op = node.op
     saved = node.saved
+    params = node.params
     assert saved is not None and node.out is not None
+    out = Tensor._wrap(node.out)
     if create_graph:
-        out = Tensor._wrap(node.out)
         out.grad_fn, out.requires_grad = node, True
-    else:
-        out = Tensor._wrap(node.out)
     rules = op.vjp
     edges = node.edges
-    if isinstance(rules, tuple):
-        grads: list[Tensor | None] = []
+    if rules.__class__ is tuple:
         for i, edge in enumerate(edges):
             if edge is None or (needed is not None and edge not in needed):
-                grads.append(None)
-            else:
-                grads.append(rules[i](g, out, *saved, **node.params))
+                continue
+            gi = rules[i](g, out, *saved, **params)  # type: ignore[index]
+            if gi is not None:
+                _deposit(buffers, edge, gi, saved[i].data.shape, create_graph)
     else:
         assert rules is not None
-        grads = list(rules(g, out, *saved, **node.params))
-    for i, edge in enumerate(edges):
-        gi = grads[i]
-        if gi is None or edge is None or (needed is not None and edge not in needed):
-            continue
-        shape = saved[i].data.shape
-        if gi.data.shape != shape:
-            gi = _reduce_to(gi, shape)
-        previous = buffers.get(edge)
-        if previous is None:
-            buffers[edge] = gi
-        elif create_graph:
-            buffers[edge] = previous + gi
-        else:
-            buffers[edge] = Tensor._wrap(previous.data + gi.data)
+        for edge, gi, x in zip(edges, rules(g, out, *saved, **params), saved, strict=True):
+            if gi is not None and edge is not None and (needed is None or edge in needed):
+                _deposit(buffers, edge, gi, x.data.shape, create_graph)
+
+
+def _deposit(buffers: dict[Vertex, Tensor], edge: Vertex, gi: Tensor,
+             shape: tuple[int, ...], create_graph: bool) -> None:
+    if gi.data.shape != shape:
+        gi = _reduce_to(gi, shape)
+    previous = buffers.get(edge)
+    if previous is None:
+        buffers[edge] = gi
+    elif create_graph:
+        buffers[edge] = previous + gi
+    else:
+        buffers[edge] = Tensor._wrap(previous.data + gi.data)
 
 
 def _reduce_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -15,6 +15,7 @@ which owns the op table; this module knows nothing of particular ops.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from gradcli.engine.watch import Watch, check
 from gradcli.errors import AutogradError, AxisError, IndexingError, ShapeError
 
 Hook = Callable[["Tensor"], "Tensor | None"]
+_new = object.__new__
 
 
 class AccumulateGrad:
@@ -49,13 +51,24 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
-class Node:
-    """The backward function of one op application (a tensor's `grad_fn`)."""
+def _edge(t: Tensor) -> Node | AccumulateGrad | None:
+    if t.grad_fn is not None:
+        return t.grad_fn
+    return t._accumulate_grad() if t.requires_grad else None
 
-    __slots__ = (
-        "__weakref__", "edges", "freed", "label", "op", "out", "params", "pre_hooks",
-        "retained", "saved",
-    )
+
+class Node:
+    """The backward function of one op application (a tensor's `grad_fn`).
+
+    Built on every recorded op, so it is kept cheap: rarely used fields are
+    class-level defaults, and `edges` is worked out on first use.
+    """
+
+    pre_hooks: list[Hook] | None = None
+    retained: weakref.ref[Tensor] | None = None
+    freed = False
+    label: str | None = None
+    _edges: tuple[Node | AccumulateGrad | None, ...] | None = None
 
     def __init__(self, op: OpDef, params: dict[str, Any], saved: tuple[Tensor, ...],
                  out: np.ndarray):
@@ -63,15 +76,15 @@ class Node:
         self.params = params
         self.saved: tuple[Tensor, ...] | None = saved
         self.out: np.ndarray | None = out
-        self.edges = tuple(
-            t.grad_fn if t.grad_fn is not None
-            else (t._accumulate_grad() if t.requires_grad else None)
-            for t in saved
-        )
-        self.pre_hooks: list[Hook] = []
-        self.retained: weakref.ref[Tensor] | None = None
-        self.freed = False
-        self.label: str | None = None
+
+    @property
+    def edges(self) -> tuple[Node | AccumulateGrad | None, ...]:
+        """For each input, the vertex its gradient flows into (None: a constant)."""
+        edges = self._edges
+        if edges is None:
+            assert self.saved is not None
+            edges = self._edges = tuple(_edge(t) for t in self.saved)
+        return edges
 
     def name(self) -> str:
         return self.op.backward_name
@@ -82,6 +95,8 @@ class Node:
 
     def release(self) -> None:
         """Drop the saved values: the graph's memory goes, its shape stays."""
+        if self._edges is None:
+            self.edges  # noqa: B018  (fixed before the inputs are let go)
         self.saved = None
         self.out = None
         self.freed = True
@@ -120,36 +135,28 @@ class Tensor:
     `is_leaf`, `backward`, `retain_grad`, `register_hook`, `detach`, `clone`.
     """
 
-    __slots__ = (
-        "__weakref__", "_accumulator", "_hooks", "data", "grad", "grad_fn", "label",
-        "requires_grad",
-    )
+    # Fields other than `data` default at class level: a result of an op costs
+    # one attribute write, which matters at 100,000 ops.
+    requires_grad: bool = False
+    grad: Tensor | None = None
+    grad_fn: Node | None = None
+    label: str | None = None
+    _hooks: list[Hook] | None = None
+    _accumulator: AccumulateGrad | None = None
     # numpy defers `ndarray + Tensor` to our reflected operators
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data = _to_float_array(data)
-        self.grad: Tensor | None = None
-        self.grad_fn: Node | None = None
-        self._hooks: list[Hook] | None = None
-        self._accumulator: AccumulateGrad | None = None
-        self.label: str | None = None
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     # -- construction without copying, for the engine's own results --------
     @staticmethod
     def _wrap(data: np.ndarray) -> Tensor:
-        t = object.__new__(Tensor)
+        t = _new(Tensor)
         t.data = data
-        t.requires_grad = False
-        t.grad = None
-        t.grad_fn = None
-        t._hooks = None
-        t._accumulator = None
-        t.label = None
         return t
 
     # -- attributes ------------------------------------------------------
@@ -216,6 +223,8 @@ class Tensor:
         if not self.requires_grad:
             raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
+            if self.grad_fn.pre_hooks is None:
+                self.grad_fn.pre_hooks = []
             hooks = self.grad_fn.pre_hooks
         else:
             if self._hooks is None:
@@ -279,12 +288,29 @@ class Tensor:
         return f"tensor({body}{extras})"
 
 
+#: Constant Tensors for Python floats, shared: loops like `y * 1.0001` reuse the
+#: same literal on every iteration. Bounded; -0.0 and nan are never cached
+#: (-0.0 == 0.0 as a key, and nan != nan).
+_FLOAT_CONSTANTS: dict[float, Tensor] = {}
+_FLOAT_CONSTANTS_MAX = 4096
+
+
 def as_tensor(value: Any) -> Tensor:
     """A Tensor as it is, or a constant Tensor holding `value` (no copy for float arrays)."""
+    if value.__class__ is Tensor:
+        return value  # type: ignore[no-any-return]
+    if value.__class__ is float:
+        signed_zero = value == 0.0 and math.copysign(1.0, value) < 0
+        cached = None if signed_zero else _FLOAT_CONSTANTS.get(value)
+        if cached is not None:
+            return cached
+        t = Tensor._wrap(np.array(value))
+        if not signed_zero and value == value and len(_FLOAT_CONSTANTS) < _FLOAT_CONSTANTS_MAX:
+            t.data.flags.writeable = False
+            _FLOAT_CONSTANTS[value] = t
+        return t
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, float):
-        return Tensor._wrap(np.array(value))
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
         return Tensor._wrap(value)
     return Tensor._wrap(_to_float_array(value))

@@ -100,10 +100,34 @@ def make_function(op: OpDef) -> Callable[..., Tensor]:
             tensors, params = op.prepare(tensors, params)
         return apply(op, tensors, params)
 
+    if op.nin in (1, 2) and not op.params and op.prepare is None:
+        function = _fast_path(op, function)
     function.__name__ = op.name
     function.__qualname__ = op.name
     function.__doc__ = f"{op.signature}: {op.help}" + (f"\n\n{op.note}" if op.note else "")
     return function
+
+
+_NO_PARAMS: dict[str, Any] = {}
+
+
+def _fast_path(op: OpDef, general: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Plain calls like sin(x) skip argument binding; anything unusual takes the general path."""
+    if op.nin == 1:
+        def unary_call(*args: Any, **kwargs: Any) -> Tensor:
+            if len(args) == 1 and not kwargs:
+                x = args[0]
+                return apply(op, (x if x.__class__ is Tensor else as_tensor(x),), _NO_PARAMS)
+            return general(*args, **kwargs)
+
+        return unary_call
+
+    def binary_call(*args: Any, **kwargs: Any) -> Tensor:
+        if len(args) == 2 and not kwargs:
+            return apply(op, (as_tensor(args[0]), as_tensor(args[1])), _NO_PARAMS)
+        return general(*args, **kwargs)
+
+    return binary_call
 
 
 def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: int = 1,
