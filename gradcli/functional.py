@@ -19,6 +19,7 @@ import numpy as np
 from gradcli.engine.autograd import grad
 from gradcli.engine.forward import push_tangents
 from gradcli.engine.mode import enable_grad
+from gradcli.engine.sparse_tangent import SparseTangent
 from gradcli.engine.tensor import Tensor, as_tensor
 from gradcli.errors import ArgumentError, AutogradError, ShapeError
 
@@ -43,16 +44,17 @@ def _call(func: Callable[..., Any], leaves: tuple[Tensor, ...]) -> Tensor:
     return out
 
 
-def _identity_tangents(leaves: tuple[Tensor, ...]) -> list[np.ndarray]:
-    """One tangent per flattened input element, all inputs together: shape (N, *input.shape)."""
-    sizes = [t.size for t in leaves]
-    total = sum(sizes)
+def _identity_tangents(leaves: tuple[Tensor, ...]) -> list[SparseTangent]:
+    """One direction per flattened input element, all inputs together: (N, *input.shape).
+
+    Sparse, so that functions whose derivatives stay sparse never build N x N arrays
+    before the end.
+    """
+    total = sum(t.size for t in leaves)
     tangents, offset = [], 0
-    for t, size in zip(leaves, sizes, strict=True):
-        block = np.zeros((total, size))
-        block[offset:offset + size] = np.eye(size)
-        tangents.append(block.reshape((total, *t.shape)))
-        offset += size
+    for t in leaves:
+        tangents.append(SparseTangent.identity(total, t.shape, offset))
+        offset += t.size
     return tangents
 
 

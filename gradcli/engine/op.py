@@ -50,6 +50,12 @@ class OpDef:
     signature: str = ""
     #: False for ops like comparisons whose result never requires grad
     differentiable: bool = True
+    #: elementwise ops: (out, *inputs, **params) -> per input, the coefficient c_k of the
+    #: linear map JVP = sum_k c_k * t_k (None where an input has no derivative)
+    linear: Callable[..., Any] | None = None
+    #: element-moving ops: (**params) -> a function applied alike to every array
+    #: travelling with the data (None where these params move elements irregularly)
+    moves: Callable[..., Any] | None = None
     #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
     prepare: Callable[..., Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,6 @@ calls them on constants and multiplies the tangents by the result.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -136,7 +135,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           sample: Sequence[tuple[float, float]] | None = None, note: str | None = None,
           broadcasting: bool = False, public: bool = True, method: bool = False,
           differentiable: bool = True, prepare: Callable[..., Any] | None = None,
-          backward: str | None = None) -> OpDef:
+          backward: str | None = None, linear: Callable[..., Any] | None = None,
+          moves: Callable[..., Any] | None = None) -> OpDef:
     input_names = list(inputs) if inputs else (["x", "y", "z"][:nin] if nin >= 0 else [])
     op = OpDef(
         name=name, forward=forward, vjp=vjp, jvp=jvp, nin=nin, params=tuple(params), kind=kind,
@@ -144,7 +144,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         backward_name=backward or backward_name(name), broadcasting=broadcasting,
         public=public, method=method,
         signature=_signature(name, nin, params, input_names),
-        differentiable=differentiable, prepare=prepare,
+        differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
     )
     register(op)
     function = make_function(op)
@@ -163,6 +163,20 @@ def _as_method(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return method
 
 
+def linear_jvp(linear: Callable[..., Any]) -> Callable[..., Any]:
+    """The dense JVP of an elementwise op from its coefficients: sum_k c_k * t_k."""
+
+    def jvp(ts: list[Any], out: np.ndarray, *xs: np.ndarray, **params: Any) -> Any:
+        total: Any = None
+        for t, c in zip(ts, linear(out, *xs, **params), strict=True):
+            if t is not None and c is not None:
+                term = t * c
+                total = term if total is None else total + term
+        return total
+
+    return jvp
+
+
 # -- the common shapes of entry -------------------------------------------------
 def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial | None, *,
           help: str, domain: str | None = None, sample: tuple[float, float] = (-2.0, 2.0),
@@ -171,18 +185,14 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
     if derivative is None:
         # piecewise constant (floor, sign, ...): PyTorch's gradient is zero everywhere
         vjp: tuple[Callable[..., Tensor], ...] = (lambda g, out, x: g * 0.0,)
-
-        def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray) -> np.ndarray:
-            return ts[0] * 0.0
+        linear: Callable[..., Any] = lambda out, x: [0.0]
     else:
         d = derivative
         vjp = (lambda g, out, x: g * d(x, out),)
-
-        def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray) -> np.ndarray:
-            return ts[0] * evaluate(d, x, out)  # type: ignore[no-any-return]
-
+        linear = lambda out, x: [evaluate(d, x, out)]
+    jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
-                 domain=domain, sample=(sample,), note=note, method=True)
+                 domain=domain, sample=(sample,), note=note, method=True, linear=linear)
 
 
 def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
@@ -193,18 +203,11 @@ def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
     """z = f(x, y) with numpy broadcasting; partials are (dz/dx, dz/dy)(x, y, out)."""
     dx, dy = partials
     vjp = (lambda g, out, x, y: g * dx(x, y, out), lambda g, out, x, y: g * dy(x, y, out))
-
-    def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        total: Any = None
-        for t, d in zip(ts, partials, strict=True):
-            if t is not None:
-                term = t * evaluate(d, x, y, out)
-                total = term if total is None else total + term
-        return total  # type: ignore[no-any-return]
-
+    linear = lambda out, x, y: [evaluate(dx, x, y, out), evaluate(dy, x, y, out)]
+    jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
                  domain=domain, sample=sample, note=note, broadcasting=True,
-                 inputs=inputs, backward=backward)
+                 inputs=inputs, backward=backward, linear=linear)
 
 
 def canonical_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -293,6 +296,3 @@ def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
                  help=help, sample=(sample,), domain=domain, note=note, method=True,
                  prepare=prep)
 
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -11,31 +11,24 @@ from typing import Any
 import numpy as np
 
 from gradcli.engine.tensor import Tensor, apply, as_tensor
-from gradcli.ops._define import binary, const, defop, fn
+from gradcli.ops._define import binary, const, defop, fn, linear_jvp
 
 
-def _sum_tangents(*terms: Any) -> Any:
-    present = [t for t in terms if t is not None]
-    total = present[0]
-    for t in present[1:]:
-        total = total + t
-    return total
+def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) -> Any:
+    """An entry whose JVP, dense or sparse, follows from its linear coefficients."""
+    return defop(name, forward, vjp=vjp, jvp=linear_jvp(linear), linear=linear,
+                 broadcasting=True, **kwargs)
 
 
-ADD = defop("add", np.add, vjp=(lambda g, out, x, y: g, lambda g, out, x, y: g),
-            jvp=lambda ts, out, x, y: _sum_tangents(*ts), nin=2, kind="binary",
-            help="x + y", broadcasting=True)
-SUB = defop("sub", np.subtract, vjp=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
-            jvp=lambda ts, out, x, y: _sum_tangents(ts[0], None if ts[1] is None else -ts[1]),
-            nin=2, kind="binary", help="x - y", broadcasting=True)
+ADD = _elementwise("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
+                   lambda out, x, y: [1.0, 1.0], nin=2, kind="binary", help="x + y")
+SUB = _elementwise("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g),
+                   lambda out, x, y: [1.0, -1.0], nin=2, kind="binary", help="x - y")
 MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y")
-DIV = defop(
-    "div", np.divide,
-    vjp=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
-    jvp=lambda ts, out, x, y: _sum_tangents(
-        None if ts[0] is None else ts[0] / y, None if ts[1] is None else -ts[1] * out / y),
-    nin=2, kind="binary", help="x / y", broadcasting=True, domain="y != 0",
-    sample=((-2, 2), (0.5, 2)))
+DIV = _elementwise(
+    "div", np.divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+    lambda out, x, y: [1.0 / y, -out / y],
+    nin=2, kind="binary", help="x / y", domain="y != 0", sample=((-2, 2), (0.5, 2)))
 POW = binary(
     "pow", np.power,
     (
@@ -72,42 +65,33 @@ def _where(cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(cond.astype(bool), x, y)
 
 
-def _where_jvp(ts: list[Any], out: np.ndarray, cond: np.ndarray, x: np.ndarray,
-               y: np.ndarray) -> np.ndarray:
+def _where_linear(out: np.ndarray, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[Any]:
     mask = cond.astype(bool)
-    zero = np.zeros(())
-    return _sum_tangents(None if ts[1] is None else np.where(mask, ts[1], zero),
-                         None if ts[2] is None else np.where(mask, zero, ts[2]))
+    return [None, mask.astype(np.float64), (~mask).astype(np.float64)]
 
 
-defop("where", _where,
-      vjp=(lambda g, out, c, x, y: None,
-           lambda g, out, c, x, y: fn.where(c, g, 0.0),
-           lambda g, out, c, x, y: fn.where(c, 0.0, g)),
-      jvp=_where_jvp, nin=3, kind="binary", inputs=("cond", "x", "y"),
-      help="x where cond is true, else y", broadcasting=True,
-      sample=((0.0, 1.0), (-2, 2), (-2, 2)),
-      note="the condition gets no gradient; the branch not taken gets exactly 0")
+_elementwise("where", _where,
+             (lambda g, out, c, x, y: None,
+              lambda g, out, c, x, y: fn.where(c, g, 0.0),
+              lambda g, out, c, x, y: fn.where(c, 0.0, g)),
+             _where_linear, nin=3, kind="binary", inputs=("cond", "x", "y"),
+             help="x where cond is true, else y", sample=((0.0, 1.0), (-2, 2), (-2, 2)),
+             note="the condition gets no gradient; the branch not taken gets exactly 0")
 
 
 def _clip_masks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[Any, Any, Any]:
     return (x >= lo) & (x <= hi), x < lo, x > hi
 
 
-def _clip_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, lo: np.ndarray,
-              hi: np.ndarray) -> np.ndarray:
-    masks = _clip_masks(x, lo, hi)
-    return _sum_tangents(*(None if t is None else t * m for t, m in zip(ts, masks, strict=True)))
-
-
-defop("clip", lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
-      vjp=(lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[0]),
-           lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[1]),
-           lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[2])),
-      jvp=_clip_jvp, nin=3, kind="binary", inputs=("x", "lo", "hi"),
-      help="x limited to [lo, hi]", broadcasting=True,
-      sample=((-2, 2), (-3, -2.5), (2.5, 3)),
-      note="at x = lo or x = hi the gradient goes to x, as in PyTorch's clamp")
+_elementwise(
+    "clip", lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+    (lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[0]),
+     lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[1]),
+     lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[2])),
+    lambda out, x, lo, hi: [m.astype(np.float64) for m in _clip_masks(x, lo, hi)],
+    nin=3, kind="binary", inputs=("x", "lo", "hi"), help="x limited to [lo, hi]",
+    sample=((-2, 2), (-3, -2.5), (2.5, 3)),
+    note="at x = lo or x = hi the gradient goes to x, as in PyTorch's clamp")
 
 _COMPARISONS = {
     "lt": (np.less, "x < y"), "le": (np.less_equal, "x <= y"),

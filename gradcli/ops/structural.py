@@ -53,6 +53,7 @@ def _broadcast_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, shape: tuple[i
 defop("broadcast_to", np.broadcast_to,
       vjp=(lambda g, out, x, shape: fn.sum_to(g, x.shape),),
       jvp=_broadcast_jvp, params=(("shape", ()),), kind="structural", public=False,
+      moves=lambda shape: lambda a: np.broadcast_to(a, shape),
       help="repeat x along new or length-1 axes to reach shape")
 
 
@@ -73,6 +74,7 @@ defop("reshape", np.reshape,
       vjp=(lambda g, out, x, shape: fn.reshape(g, x.shape),),
       jvp=lambda ts, out, x, shape: ts[0].reshape((ts[0].shape[0], *out.shape)),
       params=(("shape", ()),), kind="array", method=False, prepare=_reshape_prepare,
+      moves=lambda shape: lambda a: np.reshape(a, shape),
       help="the same elements in a new shape (one entry may be -1)")
 
 
@@ -94,10 +96,12 @@ defop("transpose", np.transpose,
       vjp=(lambda g, out, x, axes: fn.transpose(g, axes=tuple(np.argsort(axes).tolist())),),
       jvp=lambda ts, out, x, axes: np.transpose(ts[0], (0, *(a + 1 for a in axes))),
       params=(("axes", None),), kind="array", prepare=_transpose_prepare,
+      moves=lambda axes: lambda a: np.transpose(a, axes),
       help="reverse (or permute, with axes) the axes; for a matrix, its transpose")
 
 defop("clone", np.copy, vjp=(lambda g, out, x: g,), jvp=lambda ts, out, x: ts[0],
-      kind="structural", method=True, help="a copy that stays in the graph")
+      kind="structural", method=True, help="a copy that stays in the graph",
+      moves=lambda: lambda a: a)
 
 
 # -- indexing -------------------------------------------------------------------
@@ -138,6 +142,17 @@ def _scatter_add(g: np.ndarray, shape: tuple[int, ...], index: tuple[Any, ...]) 
     return out
 
 
+def _scatter_move(shape: tuple[int, ...], index: tuple[Any, ...]) -> Any:
+    """Place an array into zeros at a basic (duplicate-free) index."""
+
+    def move(a: np.ndarray) -> np.ndarray:
+        out = np.zeros(shape, dtype=a.dtype)
+        out[index] = a
+        return out
+
+    return move
+
+
 def _scatter_add_jvp(ts: list[Any], out: np.ndarray, g: np.ndarray, shape: tuple[int, ...],
                      index: tuple[Any, ...]) -> np.ndarray:
     t = ts[0]
@@ -153,6 +168,7 @@ def _scatter_add_jvp(ts: list[Any], out: np.ndarray, g: np.ndarray, shape: tuple
 defop("scatter_add", _scatter_add,
       vjp=(lambda g, out, x, shape, index: fn.getitem(g, index),),
       jvp=_scatter_add_jvp, params=(("shape", ()), ("index", ())), kind="structural",
+      moves=lambda shape, index: _scatter_move(shape, index) if _is_basic(index) else None,
       public=False, help="zeros of a shape with x added at an index (the VJP of indexing)")
 
 GETITEM = defop(
@@ -160,6 +176,7 @@ GETITEM = defop(
     vjp=(lambda g, out, x, index: fn.scatter_add(g, x.shape, index),),
     jvp=lambda ts, out, x, index: ts[0][(_BATCH, *index)],
     params=(("index", ()),), kind="structural", public=False, backward="IndexBackward0",
+    moves=lambda index: lambda a: a[index],
     help="x[index]: elements, slices, or integer arrays")
 
 
