@@ -11,8 +11,16 @@ from typing import Any
 
 from gradcli import functional
 from gradcli.engine import (
-    Tensor, as_tensor, backward, enable_grad, grad, is_grad_enabled, no_grad,
-    set_grad_enabled, tensor, watch_nonfinite,
+    Tensor,
+    as_tensor,
+    backward,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+    watch_nonfinite,
 )
 from gradcli.errors import GradcliError
 from gradcli.ops import OPS, fn, public_ops

@@ -10,7 +10,6 @@ recorded gradient graph, so no Python loop runs over Hessian rows.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -172,7 +171,8 @@ def vjp(func: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Ten
         raise AutogradError("vjp: v is needed for a function with a non-scalar output")
     grads = grad(out, leaves, grad_outputs=None if v is None else as_tensor(v),
                  allow_unused=True) if out.requires_grad else (None,) * len(leaves)
-    result = [np.zeros(t.shape) if g is None else g.data for g, t in zip(grads, leaves, strict=True)]
+    result = [np.zeros(t.shape) if g is None else g.data
+              for g, t in zip(grads, leaves, strict=True)]
     return out.detach(), _wrap(result, single)
 
 
@@ -230,9 +230,7 @@ def vhp(func: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, An
         return out.detach(), _wrap([np.zeros(t.shape) for t in leaves], single)
     second = grad([g for g, _ in live], leaves, grad_outputs=[d for _, d in live],
                   allow_unused=True)
-    result = [np.zeros(t.shape) if s is None else s.data for s, t in zip(second, leaves, strict=True)]
+    result = [np.zeros(t.shape) if s is None else s.data
+              for s, t in zip(second, leaves, strict=True)]
     return out.detach(), _wrap(result, single)
 
-
-def flat_size(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)

@@ -45,8 +45,8 @@ def _call(op: OpDef, params: dict[str, Any]) -> Callable[..., Any]:
 
 
 def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
-    r = lambda *shape: rng.uniform(-2, 2, size=shape)  # noqa: E731
-    pos = lambda *shape: rng.uniform(0.5, 2, size=shape)  # noqa: E731
+    r = lambda *shape: rng.uniform(-2, 2, size=shape)
+    pos = lambda *shape: rng.uniform(0.5, 2, size=shape)
     cond = rng.uniform(size=(2, 3)) > 0.5
     return {
         "matmul": [
@@ -64,7 +64,8 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
             Case("mat.mat", fn.dot, [r(2, 3), r(3, 2)]),
             Case("scalar.vec", fn.dot, [r(), r(3)]),
         ],
-        "outer": [Case("outer", fn.outer, [r(3), r(2)]), Case("outer2d", fn.outer, [r(2, 2), r(2)])],
+        "outer": [Case("outer", fn.outer, [r(3), r(2)]),
+                  Case("outer2d", fn.outer, [r(2, 2), r(2)])],
         "trace": [Case("trace", fn.trace, [r(3, 3)]), Case("trace-rect", fn.trace, [r(2, 3)])],
         "reshape": [Case("reshape", lambda x: fn.reshape(x, (3, 2)), [r(2, 3)]),
                     Case("reshape-1", lambda x: fn.reshape(x, (-1,)), [r(2, 3)])],

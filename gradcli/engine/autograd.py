@@ -160,7 +160,7 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
             if g is None or (needed is not None and vertex not in needed):
                 continue
             if vertex.__class__ is AccumulateGrad:
-                variable = vertex.variable()  # type: ignore[union-attr]
+                variable = vertex.variable()
                 if variable is None:
                     continue
                 for hook in variable._hooks or ():
@@ -212,11 +212,11 @@ def _propagate(node: Node, g: Tensor, buffers: dict[Vertex, Tensor],
         for i, edge in enumerate(edges):
             if edge is None or (needed is not None and edge not in needed):
                 continue
-            gi = rules[i](g, out, *saved, **params)  # type: ignore[index]
+            gi = rules[i](g, out, *saved, **params)
             if gi is not None:
                 _deposit(buffers, edge, gi, saved[i].data.shape, create_graph)
     else:
-        assert rules is not None
+        assert callable(rules)
         for edge, gi, x in zip(edges, rules(g, out, *saved, **params), saved, strict=True):
             if gi is not None and edge is not None and (needed is None or edge in needed):
                 _deposit(buffers, edge, gi, x.data.shape, create_graph)
@@ -258,7 +258,7 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
 def _normalise_seeds(grad_outputs: Any, n: int) -> list[Any]:
     if grad_outputs is None:
         return [None] * n
-    if isinstance(grad_outputs, Tensor) or n == 1 and not _is_sequence_of_seeds(grad_outputs, n):
+    if isinstance(grad_outputs, Tensor) or (n == 1 and not _is_sequence_of_seeds(grad_outputs, n)):
         return [grad_outputs]
     seeds = list(grad_outputs)
     if len(seeds) != n:

@@ -46,18 +46,17 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
         for vertex in topological_order(roots):
             if vertex in known or vertex.__class__ is not Node:
                 continue
-            node: Node = vertex  # type: ignore[assignment]
+            node: Node = vertex
             incoming = [known.get(e) if e is not None else None for e in node.edges]
             if all(t is None for t in incoming):
                 continue
             if node.freed or node.saved is None or node.out is None:
                 raise AutogradError(FREED_MESSAGE, hint=FREED_HINT)
-            result = _sparse_step(node, incoming)
-            if result is None:
-                result = _dense_step(node, [densify(t) for t in incoming], batch)
-            elif len(result.terms) > MAX_TERMS:
-                result = result.dense()
-            known[node] = result
+            sparse = _sparse_step(node, incoming)
+            if sparse is None:
+                known[node] = _dense_step(node, [densify(t) for t in incoming], batch)
+            else:
+                known[node] = sparse.dense() if len(sparse.terms) > MAX_TERMS else sparse
     results = []
     for o in outputs:
         vertex = vertex_of(o)
@@ -98,7 +97,7 @@ def _dense_step(node: Node, incoming: list[Any], batch: int) -> np.ndarray:
     result = op.jvp(incoming, out, *[s.data for s in node.saved], **node.params)
     if result.shape != (batch, *out.shape):
         result = np.broadcast_to(result, (batch, *out.shape))
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def _batch(t: Any) -> int:

@@ -25,12 +25,12 @@ def set_grad_enabled(enabled: bool) -> Iterator[None]:
         GradMode.enabled = previous
 
 
-def no_grad():  # type: ignore[no-untyped-def]
+def no_grad():
     """Operations inside record no graph: results do not require grad."""
     return set_grad_enabled(False)
 
 
-def enable_grad():  # type: ignore[no-untyped-def]
+def enable_grad():
     """Recording back on, for instance inside a `no_grad` block."""
     return set_grad_enabled(True)
 

@@ -27,7 +27,7 @@ from gradcli.engine.op import OpDef, register
 from gradcli.engine.tensor import Tensor, apply, as_tensor
 from gradcli.errors import ArgumentError, AxisError
 
-Partial = Callable[..., Tensor]
+Partial = Callable[..., Any]
 
 
 class Namespace:

@@ -80,7 +80,7 @@ def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) ->
         total = total[..., 0]
     if a.ndim == 1:
         total = total[..., 0, :] if b.ndim != 1 else total[..., 0]
-    return total  # type: ignore[no-any-return]
+    return total
 
 
 def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
@@ -92,8 +92,8 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
                help="matrix product a @ b (1-D operands act as vectors)")
-Tensor.__matmul__ = _operator("matmul")  # type: ignore[attr-defined]
-Tensor.__rmatmul__ = _operator("matmul", reflected=True)  # type: ignore[attr-defined]
+Tensor.__matmul__ = _operator("matmul")
+Tensor.__rmatmul__ = _operator("matmul", reflected=True)
 
 
 def _dot_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
@@ -118,7 +118,7 @@ def _outer_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> 
     if ts[1] is not None:
         term = a.reshape(-1, 1) * ts[1].reshape(ts[1].shape[0], 1, -1)
         total = term if total is None else total + term
-    return total  # type: ignore[no-any-return]
+    return total
 
 
 defop("outer", np.outer,
@@ -197,12 +197,12 @@ defop("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_conca
 # -- softmax family -------------------------------------------------------------------
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)  # type: ignore[no-any-return]
+    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))  # type: ignore[no-any-return]
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _single_axis(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:

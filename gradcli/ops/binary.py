@@ -126,6 +126,5 @@ for _dunder, _name in {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div
 for _dunder, _name in {"lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "eq": "eq",
                        "ne": "ne"}.items():
     setattr(Tensor, f"__{_dunder}__", _operator(_name))
-Tensor.__neg__ = lambda self: fn.neg(self)  # type: ignore[attr-defined]
-Tensor.__pos__ = lambda self: self  # type: ignore[attr-defined]
-Tensor.__hash__ = object.__hash__  # type: ignore[assignment]
+Tensor.__neg__ = lambda self: fn.neg(self)
+Tensor.__pos__ = lambda self: self

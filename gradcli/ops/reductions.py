@@ -126,7 +126,7 @@ def _move_reduced_last(x: np.ndarray, axis: tuple[int, ...] | None) -> tuple[np.
     rest = tuple(i for i in range(x.ndim) if i not in axes)
     perm = rest + axes
     moved = np.transpose(x, perm)
-    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    flat = moved.reshape((*moved.shape[:len(rest)], -1))
     return flat, (perm, moved.shape)
 
 
@@ -136,7 +136,7 @@ def _prod_others(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
     Exact even where x has zeros, unlike prod(x) / x.
     """
     flat, (perm, moved_shape) = _move_reduced_last(x, axis)
-    ones = np.ones(flat.shape[:-1] + (1,))
+    ones = np.ones((*flat.shape[:-1], 1))
     left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
     right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., :-1][..., ::-1], ones],
                            axis=-1)

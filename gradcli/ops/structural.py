@@ -192,7 +192,7 @@ def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
     return fn.transpose(self, axes=(axes[0] if len(axes) == 1 else axes) if axes else None)
 
 
-Tensor.__getitem__ = _getitem  # type: ignore[attr-defined]
-Tensor.reshape = _reshape_method  # type: ignore[attr-defined]
-Tensor.transpose = _transpose_method  # type: ignore[attr-defined]
-Tensor.T = property(lambda self: fn.transpose(self))  # type: ignore[attr-defined]
+Tensor.__getitem__ = _getitem
+Tensor.reshape = _reshape_method
+Tensor.transpose = _transpose_method
+Tensor.T = property(lambda self: fn.transpose(self))
