@@ -92,8 +92,8 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
                help="matrix product a @ b (1-D operands act as vectors)")
-Tensor.__matmul__ = _operator("matmul")
-Tensor.__rmatmul__ = _operator("matmul", reflected=True)
+setattr(Tensor, "__matmul__", _operator("matmul"))
+setattr(Tensor, "__rmatmul__", _operator("matmul", reflected=True))
 
 
 def _dot_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:

@@ -126,5 +126,5 @@ for _dunder, _name in {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div
 for _dunder, _name in {"lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "eq": "eq",
                        "ne": "ne"}.items():
     setattr(Tensor, f"__{_dunder}__", _operator(_name))
-Tensor.__neg__ = lambda self: fn.neg(self)
-Tensor.__pos__ = lambda self: self
+setattr(Tensor, "__neg__", lambda self: fn.neg(self))
+setattr(Tensor, "__pos__", lambda self: self)

@@ -192,7 +192,7 @@ def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
     return fn.transpose(self, axes=(axes[0] if len(axes) == 1 else axes) if axes else None)
 
 
-Tensor.__getitem__ = _getitem
-Tensor.reshape = _reshape_method
-Tensor.transpose = _transpose_method
-Tensor.T = property(lambda self: fn.transpose(self))
+setattr(Tensor, "__getitem__", _getitem)
+setattr(Tensor, "reshape", _reshape_method)
+setattr(Tensor, "transpose", _transpose_method)
+setattr(Tensor, "T", property(lambda self: fn.transpose(self)))
