@@ -6,7 +6,14 @@ that one table.
 """
 
 from gradcli.engine.op import OPS, OpDef, lookup, public_ops
-from gradcli.ops import arrays, binary, elementwise, reductions, structural  # noqa: F401
+from gradcli.ops import (  # noqa: F401
+    arrays,
+    binary,
+    constructors,
+    elementwise,
+    reductions,
+    structural,
+)
 from gradcli.ops._define import fn
 
 __all__ = ["OPS", "OpDef", "fn", "lookup", "public_ops"]

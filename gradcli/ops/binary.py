@@ -29,11 +29,25 @@ DIV = _elementwise(
     "div", np.divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
     lambda out, x, y: [1.0 / y, -out / y],
     nin=2, kind="binary", help="x / y", domain="y != 0", sample=((-2, 2), (0.5, 2)))
+def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
+    if not y.requires_grad and y.data.ndim == 0:
+        # a constant exponent, the common case (x^2, x^3): fewer recorded ops
+        k = float(y.data)
+        if k == 0.0:
+            return 0.0  # PyTorch's choice: d/dx x^0 = 0, also at x = 0
+        if k == 1.0:
+            return 1.0
+        if k == 2.0:
+            return 2.0 * x
+        return k * x ** (k - 1.0)
+    # PyTorch masks the exponent-0 case so that 0 ** 0 has derivative 0, not nan
+    return fn.where(const(y.data == 0), 0.0, y * x ** (y - 1.0))
+
+
 POW = binary(
     "pow", np.power,
     (
-        # PyTorch masks the exponent-0 case so that 0 ** 0 has derivative 0, not nan
-        lambda x, y, out: fn.where(const(y.data == 0), 0.0, y * x ** (y - 1.0)),
+        _pow_base_partial,
         # and the base-0 case with exponent >= 0, where log(0) would poison the result
         lambda x, y, out: fn.where(const((x.data == 0) & (y.data >= 0)), 0.0, out * fn.log(x)),
     ),

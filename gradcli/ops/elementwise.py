@@ -8,11 +8,14 @@ say which one is used and why, next to the entry.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from gradcli.engine.tensor import Tensor
+from gradcli.errors import ArgumentError
 from gradcli.ops import special
-from gradcli.ops._define import const, fn, unary
+from gradcli.ops._define import const, defop, fn, linear_jvp, unary
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -37,8 +40,29 @@ unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x")
 unary("exp", np.exp, lambda x, out: out, help="e to the power x")
 unary("expm1", np.expm1, lambda x, out: out + 1.0, help="exp(x) - 1, accurate for small x")
 unary("exp2", np.exp2, lambda x, out: out * LN2, help="2 to the power x")
-unary("log", np.log, lambda x, out: 1.0 / x, help="natural logarithm",
-      domain="x > 0", sample=(0.2, 3.0))
+def _log(x: np.ndarray, base: float | None) -> np.ndarray:
+    return np.log(x) if base is None else np.log(x) / math.log(base)
+
+
+def _log_scale(base: float | None) -> float:
+    return 1.0 if base is None else 1.0 / math.log(base)
+
+
+def _log_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    base = params["base"]
+    if base is not None:
+        base = float(base.item() if isinstance(base, Tensor) else base)
+        if not base > 0 or base == 1.0:
+            raise ArgumentError(f"log: base must be > 0 and not 1, got {base}")
+    params["base"] = base
+    return tensors, params
+
+
+defop("log", _log, vjp=(lambda g, out, x, base: g * (_log_scale(base) / x),),
+      jvp=linear_jvp(lambda out, x, base: [_log_scale(base) / x]),
+      linear=lambda out, x, base: [_log_scale(base) / x], params=(("base", None),),
+      prepare=_log_prepare, kind="elementwise", method=True, domain="x > 0",
+      sample=((0.2, 3.0),), help="natural logarithm; log(x, base=b) for base b")
 unary("log1p", np.log1p, lambda x, out: 1.0 / (x + 1.0), help="log(1 + x), accurate for small x",
       domain="x > -1", sample=(-0.8, 3.0))
 unary("log2", np.log2, lambda x, out: 1.0 / (x * LN2), help="base-2 logarithm",

@@ -43,7 +43,9 @@ def _centred(x: Tensor, axis: tuple[int, ...] | None) -> Tensor:
 
 def _ddof_check(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     ddof = params["ddof"]
-    if not isinstance(ddof, (int, float)) or ddof < 0:
+    if isinstance(ddof, Tensor) and ddof.size == 1:
+        ddof = ddof.item()
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, float)) or ddof < 0:
         raise ArgumentError(f"ddof must be a number >= 0, got {ddof!r}")
     params["ddof"] = float(ddof)
     return tensors, params

@@ -1,0 +1,304 @@
+"""The parser's inline callbacks: each grammar rule becomes one flat instruction.
+
+Instructions are numbered in the order the parser reduces them, which is an
+order where every operand comes before its use, so evaluating a program is a
+single loop over a list. Each instruction keeps its source span, for node
+labels and for carets under errors. Names are resolved here, at parse time:
+functions against the op table (with their argument counts and keywords),
+assigned names to the instruction that computed them, everything else to a
+free variable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from lark import Token, Transformer
+
+from gradcli.engine.op import OPS, OpDef
+from gradcli.errors import (
+    ArgumentError,
+    NameConflictError,
+    Span,
+    SyntaxProblem,
+    UnknownFunctionError,
+)
+
+CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+
+
+@dataclass(slots=True)
+class Instruction:
+    kind: str  # "const" | "var" | "op" | "index"
+    span: Span
+    op: str | None = None
+    args: tuple[int, ...] = ()
+    keywords: tuple[tuple[str, int], ...] = ()
+    value: Any = None
+    #: where a failure of this instruction is pointed at (the operator, or the call)
+    op_span: Span | None = None
+    label: str | None = None
+
+
+@dataclass(slots=True)
+class Ref:
+    """A sub-expression: the instruction holding its value, and its source span."""
+
+    reg: int
+    span: Span
+
+
+@dataclass(slots=True)
+class Keyword:
+    name: str
+    ref: Ref
+    span: Span
+
+
+@dataclass
+class Parsed:
+    instructions: list[Instruction]
+    outputs: list[Ref]
+    free: dict[str, int]
+    first_use: dict[str, Span]
+    assigned: dict[str, int]
+    statements: list[Any] = field(default_factory=list)
+
+
+def _tspan(token: Token) -> Span:
+    start = token.start_pos or 0
+    return Span(start, token.end_pos if token.end_pos is not None else start + len(token))
+
+
+def _as_span(item: Ref | Token | Span) -> Span:
+    if isinstance(item, Ref):
+        return item.span
+    return item if isinstance(item, Span) else _tspan(item)
+
+
+def _join(first: Ref | Token | Span, last: Ref | Token | Span) -> Span:
+    return Span(_as_span(first).start, _as_span(last).end)
+
+
+def language_functions() -> dict[str, OpDef]:
+    """Every function a user may call by name: the public entries of the op table."""
+    return {name: op for name, op in OPS.items() if op.public}
+
+
+def suggest(name: str, choices: list[str]) -> list[str]:
+    return difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+
+
+class Builder(Transformer):
+    """One instance per process, reset for each parse (parsing holds a lock)."""
+
+    def reset(self, text: str) -> None:
+        self.text = text
+        self.instructions: list[Instruction] = []
+        self.free: dict[str, int] = {}
+        self.first_use: dict[str, Span] = {}
+        self.assigned: dict[str, int] = {}
+
+    def _emit(self, instruction: Instruction) -> Ref:
+        self.instructions.append(instruction)
+        return Ref(len(self.instructions) - 1, instruction.span)
+
+    def _op(self, name: str, operands: tuple[Ref, ...], span: Span, op_span: Span) -> Ref:
+        return self._emit(Instruction("op", span, op=name, args=tuple(r.reg for r in operands),
+                                      op_span=op_span))
+
+    # -- atoms -------------------------------------------------------------------
+    def number(self, c: list[Token]) -> Ref:
+        return self._emit(Instruction("const", _tspan(c[0]), value=np.array(float(c[0]))))
+
+    def var(self, c: list[Token]) -> Ref:
+        token = c[0]
+        name, span = str(token), _tspan(token)
+        if name in self.assigned:
+            return Ref(self.assigned[name], span)
+        if name in CONSTANTS:
+            return self._emit(Instruction("const", span, value=np.array(CONSTANTS[name]),
+                                          label=name))
+        if name not in self.free:
+            self.free[name] = self._emit(Instruction("var", span, value=name, label=name)).reg
+            self.first_use[name] = span
+        return Ref(self.free[name], span)
+
+    def group(self, c: list[Any]) -> Ref:
+        return Ref(c[1].reg, _join(c[0], c[2]))
+
+    def array(self, c: list[Any]) -> Ref:
+        elements = tuple(x for x in c if isinstance(x, Ref))
+        span = _join(c[0], c[-1])
+        return self._op("stack", elements, span, span)
+
+    # -- operators ---------------------------------------------------------------
+    def _binary(self, name: str, c: list[Any]) -> Ref:
+        left, token, right = c
+        return self._op(name, (left, right), _join(left, right), _tspan(token))
+
+    def add(self, c: list[Any]) -> Ref:
+        return self._binary("add", c)
+
+    def sub(self, c: list[Any]) -> Ref:
+        return self._binary("sub", c)
+
+    def mul(self, c: list[Any]) -> Ref:
+        return self._binary("mul", c)
+
+    def div(self, c: list[Any]) -> Ref:
+        return self._binary("div", c)
+
+    def matmul(self, c: list[Any]) -> Ref:
+        return self._binary("matmul", c)
+
+    def pow(self, c: list[Any]) -> Ref:
+        return self._binary("pow", c)
+
+    def implicit_mul(self, c: list[Any]) -> Ref:
+        left, _, right = c
+        return self._op("mul", (left, right), _join(left, right), _join(left, right))
+
+    def neg(self, c: list[Any]) -> Ref:
+        return self._op("neg", (c[1],), _join(c[0], c[1]), _tspan(c[0]))
+
+    def pos(self, c: list[Any]) -> Ref:
+        return Ref(c[1].reg, _join(c[0], c[1]))
+
+    def compare(self, c: list[Any]) -> Ref:
+        left, token, right = c
+        return self._op(COMPARISONS[str(token)], (left, right), _join(left, right), _tspan(token))
+
+    # -- calls and indexing --------------------------------------------------------
+    def keyword(self, c: list[Any]) -> Keyword:
+        return Keyword(str(c[0]), c[2], _join(c[0], c[2]))
+
+    def arguments(self, c: list[Any]) -> list[Any]:
+        return [x for x in c if not isinstance(x, Token)]
+
+    def call(self, c: list[Any]) -> Ref:
+        name_token = c[0]
+        name = str(name_token)
+        arguments = c[2] if len(c) == 4 else []
+        span = _join(name_token, c[-1])
+        functions = language_functions()
+        op = functions.get(name)
+        if op is None:
+            return self._unknown_function(name, name_token, arguments)
+        positional = [a for a in arguments if isinstance(a, Ref)]
+        keywords = [a for a in arguments if isinstance(a, Keyword)]
+        seen_keyword = False
+        for a in arguments:
+            if isinstance(a, Keyword):
+                seen_keyword = True
+            elif seen_keyword:
+                raise ArgumentError(f"{name}: a positional argument follows a keyword",
+                                    span=a.span, hint=f"usage: {op.signature}")
+        return self._emit(self._bind_call(op, positional, keywords, span, _tspan(name_token)))
+
+    def _unknown_function(self, name: str, token: Token, arguments: list[Any]) -> Ref:
+        close = suggest(name, sorted(language_functions()))
+        hint = f"did you mean {' or '.join(close)}?" if close else \
+            "run 'gradcli functions' for the list"
+        if name in self.free or name in self.assigned:
+            hint = f"{name} is a variable: write {name}*(...) for a product"
+        raise UnknownFunctionError(f"unknown function '{name}'", span=_tspan(token), hint=hint)
+
+    def _bind_call(self, op: OpDef, positional: list[Ref], keywords: list[Keyword],
+                   span: Span, name_span: Span) -> Instruction:
+        usage = f"usage: {op.signature}" + (f"  ({op.help})" if op.help else "")
+        names = op.param_names
+        if op.nin < 0:
+            tensors, extra = positional, []
+            if not tensors:
+                raise ArgumentError(f"{op.name} needs at least one argument", span=span,
+                                    hint=f"usage: {op.name}(a, b, ..., axis=0)")
+        else:
+            if len(positional) < op.nin or len(positional) > op.nin + len(names):
+                expected = str(op.nin) if not names else f"{op.nin} to {op.nin + len(names)}"
+                raise ArgumentError(
+                    f"{op.name} takes {expected} argument{'s' * (expected != '1')}, "
+                    f"got {len(positional)}", span=span, hint=usage)
+            tensors, extra = positional[:op.nin], positional[op.nin:]
+        bound: dict[str, int] = {n: r.reg for n, r in zip(names, extra, strict=False)}
+        for kw in keywords:
+            if kw.name not in names:
+                raise ArgumentError(f"{op.name} has no argument '{kw.name}'", span=kw.span,
+                                    hint=usage)
+            if kw.name in bound:
+                raise ArgumentError(f"{op.name} got '{kw.name}' twice", span=kw.span, hint=usage)
+            bound[kw.name] = kw.ref.reg
+        return Instruction("op", span, op=op.name, args=tuple(r.reg for r in tensors),
+                           keywords=tuple(bound.items()), op_span=span)
+
+    def subscripts(self, c: list[Any]) -> list[Any]:
+        return [x for x in c if not isinstance(x, Token)]
+
+    def slice(self, c: list[Any]) -> tuple[str, int | None, int | None, int | None]:
+        parts: list[int | None] = [None]
+        for child in c:
+            if isinstance(child, Token):
+                parts.append(None)
+            else:
+                parts[-1] = child.reg
+        parts += [None] * (3 - len(parts))
+        return ("slice", parts[0], parts[1], parts[2])
+
+    def index(self, c: list[Any]) -> Ref:
+        base, _, items, closing = c
+        spec = tuple(("reg", i.reg) if isinstance(i, Ref) else i for i in items)
+        span = _join(base, closing)
+        return self._emit(Instruction("index", span, args=(base.reg,), value=spec,
+                                      op_span=Span(_tspan(c[1]).start, _tspan(closing).end)))
+
+    # -- statements -------------------------------------------------------------------
+    def assign(self, c: list[Any]) -> tuple[str, str, Ref, Span]:
+        token, _, ref = c
+        name, span = str(token), _tspan(token)
+        if name in CONSTANTS:
+            raise NameConflictError(f"'{name}' is a constant and cannot be assigned",
+                                    span=span, hint="pick another name")
+        if name in language_functions():
+            raise NameConflictError(f"'{name}' is a function name", span=span,
+                                    hint="pick another name for this step")
+        if name in self.assigned:
+            raise NameConflictError(f"'{name}' is assigned twice", span=span,
+                                    hint="each step needs its own name")
+        if name in self.free:
+            raise NameConflictError(f"'{name}' is used before it is assigned",
+                                    span=self.first_use[name],
+                                    hint=f"move '{name} = ...' before its first use")
+        self.assigned[name] = ref.reg
+        instruction = self.instructions[ref.reg]
+        if instruction.kind != "var":
+            instruction.label = name
+        return ("assign", name, ref, _join(token, ref))
+
+    def result(self, c: list[Any]) -> tuple[str, list[Ref], Span]:
+        refs = [x for x in c if isinstance(x, Ref)]
+        return ("result", refs, _join(refs[0], refs[-1]))
+
+    def start(self, c: list[Any]) -> Parsed:
+        statements = [x for x in c if isinstance(x, tuple)]
+        # a bare expression is reduced to a Ref, not wrapped, when it stands alone
+        for k, statement in enumerate(statements):
+            if statement[0] == "result" and k != len(statements) - 1:
+                raise SyntaxProblem("only the last statement can be the result",
+                                    span=statement[2],
+                                    hint="name this step (a = ...) or remove it")
+        if not statements or statements[-1][0] != "result":
+            span = statements[-1][3] if statements else Span(0, 0)
+            raise SyntaxProblem("the program ends with an assignment, not a result",
+                                span=span, hint="end with the expression to compute, "
+                                                "e.g. a = x + 1; a^2")
+        return Parsed(self.instructions, statements[-1][1], dict(self.free),
+                      dict(self.first_use), dict(self.assigned), statements)
+
+    def empty(self, c: list[Any]) -> Parsed:
+        raise SyntaxProblem("the expression is empty", span=Span(0, 0),
+                            hint='write an expression, e.g. "x^2 + 1"')

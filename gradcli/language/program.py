@@ -1,0 +1,273 @@
+"""A parsed program and its evaluation on the engine.
+
+`parse(text)` gives a `Program`; `Program.evaluate(bindings)` runs its
+instructions in one loop (no recursion), labelling every graph node with the
+user's name for it or the source text it came from, and returns the output
+tensor (several outputs are stacked into a vector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.op import OPS
+from gradcli.engine.tensor import Tensor, as_tensor
+from gradcli.engine.watch import watch_nonfinite
+from gradcli.errors import (
+    GradcliError,
+    IndexingError,
+    NameConflictError,
+    Span,
+    UnboundVariableError,
+)
+from gradcli.language.builder import Builder, Instruction, Parsed, suggest
+from gradcli.language.parser import parse_with
+from gradcli.ops import fn
+from gradcli.ops._define import as_int
+
+_builder = Builder()
+
+
+def parse(text: str) -> Program:
+    """Parse an expression or program; raises a `GradcliError` with a span on bad input."""
+    if not isinstance(text, str):
+        raise TypeError("parse() takes the expression as a string")
+    parsed: Parsed = parse_with(_builder, text)
+    return Program(text, parsed)
+
+
+@dataclass
+class NonFiniteReport:
+    """Where a NaN or infinity first appeared, in the user's terms."""
+
+    label: str
+    op: str
+    span: Span
+    inputs: list[Any]
+    domain: str | None
+
+    def message(self, at: str = "") -> str:
+        shown = ", ".join(_short(v) for v in self.inputs)
+        where = f" at {at}" if at else ""
+        if self.domain:
+            noun = "argument" if len(self.inputs) == 1 else "arguments"
+            return (f"{self.label}{where}: {noun} {shown} outside the domain "
+                    f"({self.domain}) gave a non-finite value")
+        return f"{self.label}{where}: gave a non-finite value from {shown}"
+
+
+def _short(value: Any) -> str:
+    array = np.asarray(value)
+    if array.size == 1:
+        return f"{array.reshape(()).item():.6g}"
+    return np.array2string(array, precision=4, separator=", ", threshold=6)
+
+
+@dataclass
+class Evaluation:
+    output: Tensor
+    values: list[Tensor]
+    nonfinite: NonFiniteReport | None
+
+
+class Program:
+    def __init__(self, text: str, parsed: Parsed):
+        self.text = text
+        self.instructions: list[Instruction] = parsed.instructions
+        self._outputs = parsed.outputs
+        self._free = parsed.free
+        self._first_use = parsed.first_use
+        self.assigned: dict[str, int] = parsed.assigned
+
+    @property
+    def free_variables(self) -> list[str]:
+        """Names the program needs values for, in order of first appearance."""
+        return list(self._free)
+
+    @property
+    def output_count(self) -> int:
+        return len(self._outputs)
+
+    def label(self, instruction: Instruction) -> str:
+        return instruction.label or source_label(self.text, instruction.span)
+
+    def output_labels(self) -> list[str]:
+        return [self.instructions[r.reg].label or source_label(self.text, r.span)
+                for r in self._outputs]
+
+    # -- evaluation ----------------------------------------------------------------
+    def check_bindings(self, bindings: Mapping[str, Any]) -> None:
+        missing = [name for name in self._free if name not in bindings]
+        if missing:
+            first = self._first_use[missing[0]]
+            listed = ", ".join(missing)
+            hint = "give a value for each, e.g. " + " ".join(f"{m}=1" for m in missing[:3])
+            for name in missing:
+                split = _split_into_names(name, [*bindings, *self._free, *self.assigned])
+                if split:
+                    hint = f"'{name}' is one name; for a product write {'*'.join(split)}"
+                    break
+            else:
+                close = [c for m in missing for c in suggest(m, list(bindings))]
+                if close:
+                    hint += f" (did you mean {', '.join(close)}?)"
+            raise UnboundVariableError(
+                f"no value for {'variable' if len(missing) == 1 else 'variables'} {listed}",
+                span=first, hint=hint)
+        for name in self.assigned:
+            if name in bindings:
+                reg = self.assigned[name]
+                raise NameConflictError(
+                    f"'{name}' is assigned in the expression and also given a value",
+                    span=self.instructions[reg].span,
+                    hint=f"drop the value for {name}, or rename the step")
+
+    def evaluate(self, bindings: Mapping[str, Any] | None = None) -> Tensor:
+        """The output as an engine tensor; tensors in `bindings` are used as they are."""
+        return self.run(bindings or {}).output
+
+    def run(self, bindings: Mapping[str, Any]) -> Evaluation:
+        """Evaluate, keeping every instruction's value and, if the output is not finite,
+        where the first non-finite value came from."""
+        self.check_bindings(bindings)
+        values: list[Tensor] = []
+        with np.errstate(all="ignore"):
+            output = self._execute(bindings, values)
+        report = None
+        if output.data.dtype != np.bool_ and not np.isfinite(output.data).all():
+            report = self.locate_nonfinite(bindings)
+        return Evaluation(output, values, report)
+
+    def locate_nonfinite(self, bindings: Mapping[str, Any]) -> NonFiniteReport | None:
+        """Re-run watching every op (the common, finite case never pays for this)."""
+        values: list[Tensor] = []
+        constants = {k: v.detach() if isinstance(v, Tensor) else v for k, v in bindings.items()}
+        with watch_nonfinite() as log, np.errstate(all="ignore"):
+            self._execute(constants, values)
+        event = log.first
+        if event is None:
+            return None
+        return self._locate(event.result, event.op, event.inputs, values)
+
+    def _execute(self, bindings: Mapping[str, Any], values: list[Tensor]) -> Tensor:
+        text = self.text
+        for instruction in self.instructions:
+            kind = instruction.kind
+            if kind == "const":
+                value = Tensor._wrap(instruction.value)
+            elif kind == "var":
+                value = as_tensor(bindings[instruction.value])
+                if value.label is None and value.is_leaf:
+                    value.label = instruction.value
+            elif kind == "op":
+                value = self._apply(instruction, values)
+            else:
+                value = self._index(instruction, values)
+            node = value.grad_fn
+            if node is not None and node.label is None and kind != "var":
+                node.label = instruction.label or source_label(text, instruction.span)
+            values.append(value)
+        outputs = [values[r.reg] for r in self._outputs]
+        if len(outputs) == 1:
+            return outputs[0]
+        try:
+            stacked = fn.stack(outputs)
+        except GradcliError as exc:
+            exc.span = exc.span or Span(self._outputs[0].span.start, self._outputs[-1].span.end)
+            exc.hint = exc.hint or "several results must all have the same shape"
+            raise
+        if stacked.grad_fn is not None:
+            stacked.grad_fn.label = "[" + ", ".join(self.output_labels()) + "]"
+        return stacked
+
+    def _apply(self, instruction: Instruction, values: list[Tensor]) -> Tensor:
+        op = OPS[instruction.op or ""]
+        function = getattr(fn, op.name)
+        tensors = [values[r] for r in instruction.args]
+        keywords = {name: values[r] for name, r in instruction.keywords}
+        try:
+            if op.nin < 0:
+                return function(tensors, **keywords)
+            return function(*tensors, **keywords)
+        except GradcliError as exc:
+            if exc.span is None:
+                exc.span = instruction.op_span or instruction.span
+            if exc.hint is None and op.signature:
+                exc.hint = f"usage: {op.signature}"
+            raise
+
+    def _index(self, instruction: Instruction, values: list[Tensor]) -> Tensor:
+        base = values[instruction.args[0]]
+        items: list[Any] = []
+        try:
+            for item in instruction.value:
+                if item[0] == "reg":
+                    items.append(_index_value(values[item[1]]))
+                else:
+                    items.append(slice(*(None if r is None else as_int(values[r], "a slice bound")
+                                         for r in item[1:])))
+            return base[tuple(items)]
+        except GradcliError as exc:
+            if exc.span is None:
+                exc.span = instruction.op_span
+            if exc.hint is None:
+                exc.hint = (f"the value has shape {base.shape}; indices start at 0 and -1 is "
+                            "the last")
+            raise
+
+    def _locate(self, result: Any, op_name: str, inputs: tuple[np.ndarray, ...],
+                values: list[Tensor]) -> NonFiniteReport | None:
+        for instruction, value in zip(self.instructions, values, strict=False):
+            if value is result:
+                op = OPS.get(op_name)
+                shown = [a for a in inputs]
+                if op is not None and op.nin >= 0 and op.nin < len(shown):
+                    shown = shown[:op.nin]
+                return NonFiniteReport(self.label(instruction), op_name, instruction.span,
+                                       shown, op.domain if op else None)
+        return None
+
+
+#: labels are for display; a long sub-expression keeps its head and tail, so that
+#: labelling every level of a 100,000-deep expression stays linear in memory
+LABEL_MAX = 60
+
+
+def source_label(text: str, span: Span) -> str:
+    if span.end - span.start <= LABEL_MAX:
+        return text[span.start:span.end]
+    half = (LABEL_MAX - 1) // 2
+    return text[span.start:span.start + half] + "…" + text[span.end - half:span.end]
+
+
+def _index_value(t: Tensor) -> Any:
+    if t.ndim == 0:
+        return as_int(t, "an index")
+    data = t.data
+    if data.dtype == np.bool_:
+        return data
+    if not np.all(np.mod(data, 1) == 0):
+        raise IndexingError("indices must be whole numbers")
+    return data.astype(np.intp)
+
+
+def _split_into_names(word: str, names: list[str]) -> list[str] | None:
+    """'xy' -> ['x', 'y'] when the word is a run of known names side by side."""
+    known = sorted({n for n in names if n and n != word}, key=len, reverse=True)
+    if not known:
+        return None
+    pieces: list[str] = []
+    i = 0
+    while i < len(word):
+        for name in known:
+            if word.startswith(name, i):
+                pieces.append(name)
+                i += len(name)
+                break
+        else:
+            return None
+    return pieces if len(pieces) > 1 else None
