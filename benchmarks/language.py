@@ -52,8 +52,10 @@ def _lark_tree_parser() -> Any:
 
     from gradcli.language.parser import PostLexer, grammar_path
 
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                postlex=PostLexer(), maybe_placeholders=False)
+    with open(grammar_path(), encoding="utf-8") as f:
+        grammar = f.read()
+    return Lark(grammar, parser="lalr", lexer="basic", postlex=PostLexer(),
+                maybe_placeholders=False)
 
 
 def _time(action: Any) -> float:

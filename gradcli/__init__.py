@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradcli import functional
 from gradcli.engine import (
     Tensor,
     as_tensor,
@@ -39,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from gradcli import language
 
         return getattr(language, name)
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module("gradcli.functional")
     raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
 
 

@@ -10,7 +10,7 @@ too, so code written against PyTorch's habits still catches it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Exit codes, documented in the README. 1 means "computed, but not good".
 EXIT_OK = 0
@@ -19,8 +19,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A half-open character range [start, end) in the source text."""
 
     start: int
@@ -38,6 +37,8 @@ class GradcliError(Exception):
         self.message = message
         self.span = span
         self.hint = hint
+        #: the text the span points into, where it is not the expression (a binding, --seed)
+        self.source: str | None = None
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"

@@ -28,7 +28,7 @@ def test_wheel_ships_the_grammar_and_parses_when_installed(tmp_path):
         "import gradcli, pathlib\n"
         "from gradcli.language.parser import grammar_path\n"
         f"assert pathlib.Path(gradcli.__file__).is_relative_to(pathlib.Path(r'{target}'))\n"
-        f"assert grammar_path().is_relative_to(pathlib.Path(r'{target}'))\n"
+        f"assert pathlib.Path(grammar_path()).is_relative_to(pathlib.Path(r'{target}'))\n"
         "x = gradcli.tensor(2.0, requires_grad=True)\n"
         "y = gradcli.parse('(x+1)*(x+2)').evaluate({'x': x}); y.backward()\n"
         "print(y.item(), x.grad.item())\n")

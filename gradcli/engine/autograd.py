@@ -21,6 +21,7 @@ import numpy as np
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import lookup
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor, apply, as_tensor
+from gradcli.engine.watch import Watch
 from gradcli.errors import AutogradError, ShapeError
 
 Vertex = Node | AccumulateGrad
@@ -174,6 +175,8 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
                         _accumulate(variable, g, create_graph)
                 continue
             node: Node = vertex  # type: ignore[assignment]
+            if Watch.active:
+                Watch.context = node
             if node.freed:
                 raise AutogradError(FREED_MESSAGE, hint=FREED_HINT)
             for hook in node.pre_hooks or ():
@@ -193,6 +196,7 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
             _propagate(node, g, buffers, needed, create_graph)
             if not retain_graph:
                 node.release()
+    Watch.context = None
     return captured
 
 

@@ -9,7 +9,6 @@ concrete ops lives in `gradcli.ops`; the engine only looks entries up here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 #: A VJP rule for one input: (g, out, *inputs, **params) -> Tensor or None.
@@ -19,7 +18,6 @@ VjpRule = Callable[..., Any]
 JvpRule = Callable[..., Any]
 
 
-@dataclass(frozen=True, eq=False)
 class OpDef:
     """One row of the op table.
 
@@ -30,39 +28,56 @@ class OpDef:
     input's shape, and pads tangents so the batch axis lines up.
     """
 
-    name: str
-    forward: Callable[..., Any]
-    vjp: tuple[VjpRule, ...] | VjpRule | None
-    jvp: JvpRule | None
-    nin: int = 1
-    params: tuple[tuple[str, Any], ...] = ()
-    kind: str = "elementwise"
-    help: str = ""
-    domain: str | None = None
-    #: for each tensor input, an interval of points well inside the domain (tests, docs)
-    sample: tuple[tuple[float, float], ...] | None = None
-    note: str | None = None
-    backward_name: str = ""
-    broadcasting: bool = False
-    public: bool = True
-    method: bool = False
-    #: for the language: the call signature shown in help and errors
-    signature: str = ""
-    #: False for ops like comparisons whose result never requires grad
-    differentiable: bool = True
-    #: elementwise ops: (out, *inputs, **params) -> per input, the coefficient c_k of the
-    #: linear map JVP = sum_k c_k * t_k (None where an input has no derivative)
-    linear: Callable[..., Any] | None = None
-    #: element-moving ops: (**params) -> a function applied alike to every array
-    #: travelling with the data (None where these params move elements irregularly)
-    moves: Callable[..., Any] | None = None
-    #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
-    prepare: Callable[..., Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("backward_name", "broadcasting", "differentiable", "domain", "forward",
+                 "help", "jvp", "kind", "linear", "method", "moves", "name", "nin", "note",
+                 "params", "prepare", "public", "sample", "signature", "vjp")
+
+    def __init__(self, name: str, forward: Callable[..., Any],
+                 vjp: tuple[VjpRule, ...] | VjpRule | None, jvp: JvpRule | None, *,
+                 nin: int = 1, params: tuple[tuple[str, Any], ...] = (),
+                 kind: str = "elementwise", help: str = "", domain: str | None = None,
+                 sample: tuple[tuple[float, float], ...] | None = None,
+                 note: str | None = None, backward_name: str = "",
+                 broadcasting: bool = False, public: bool = True, method: bool = False,
+                 signature: str = "", differentiable: bool = True,
+                 linear: Callable[..., Any] | None = None,
+                 moves: Callable[..., Any] | None = None,
+                 prepare: Callable[..., Any] | None = None):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.jvp = jvp
+        self.nin = nin
+        self.params = params
+        self.kind = kind
+        self.help = help
+        self.domain = domain
+        #: for each tensor input, an interval of points well inside the domain (tests, docs)
+        self.sample = sample
+        self.note = note
+        self.backward_name = backward_name
+        self.broadcasting = broadcasting
+        self.public = public
+        self.method = method
+        #: for the language: the call signature shown in help and errors
+        self.signature = signature
+        #: False for ops like comparisons whose result never requires grad
+        self.differentiable = differentiable
+        #: elementwise ops: (out, *inputs, **params) -> per input, the coefficient c_k of
+        #: the linear map JVP = sum_k c_k * t_k (None where an input has no derivative)
+        self.linear = linear
+        #: element-moving ops: (**params) -> a function applied alike to every array
+        #: travelling with the data (None where these params move elements irregularly)
+        self.moves = moves
+        #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
+        self.prepare = prepare
 
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.params)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
 
 
 OPS: dict[str, OpDef] = {}

@@ -11,25 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 
-@dataclass
 class NonFiniteEvent:
-    op: str
-    #: the input values the op saw (numpy arrays)
-    inputs: tuple[np.ndarray, ...]
-    params: dict[str, Any]
-    #: the tensor the op produced; the language maps it back to a source span
-    result: Any
+    __slots__ = ("context", "inputs", "op", "params", "result")
+
+    def __init__(self, op: str, inputs: tuple[np.ndarray, ...], params: dict[str, Any],
+                 result: Any, context: Any = None):
+        self.op = op
+        #: the input values the op saw (numpy arrays)
+        self.inputs = inputs
+        self.params = params
+        #: the tensor the op produced; the language maps it back to a source span
+        self.result = result
+        #: during a backward pass, the node whose derivative was being computed
+        self.context = context
 
 
 class Watch:
     active: bool = False
     first: NonFiniteEvent | None = None
+    #: set by the backward pass to the node it is differentiating
+    context: Any = None
 
 
 def _finite(a: np.ndarray) -> bool:
@@ -41,7 +47,7 @@ def check(op_name: str, arrays: tuple[np.ndarray, ...], out: np.ndarray,
     if Watch.first is not None or _finite(out):
         return
     if all(_finite(a) for a in arrays):
-        Watch.first = NonFiniteEvent(op_name, arrays, dict(params), result)
+        Watch.first = NonFiniteEvent(op_name, arrays, dict(params), result, Watch.context)
 
 
 class NonFiniteLog:

@@ -11,10 +11,8 @@ free variable.
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from lark import Token, Transformer
@@ -32,42 +30,48 @@ CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 
-@dataclass(slots=True)
 class Instruction:
-    kind: str  # "const" | "var" | "op" | "index"
-    span: Span
-    op: str | None = None
-    args: tuple[int, ...] = ()
-    keywords: tuple[tuple[str, int], ...] = ()
-    value: Any = None
-    #: where a failure of this instruction is pointed at (the operator, or the call)
-    op_span: Span | None = None
-    label: str | None = None
+    __slots__ = ("args", "keywords", "kind", "label", "op", "op_span", "span", "value")
+
+    def __init__(self, kind: str, span: Span, op: str | None = None,
+                 args: tuple[int, ...] = (), keywords: tuple[tuple[str, int], ...] = (),
+                 value: Any = None, op_span: Span | None = None, label: str | None = None):
+        self.kind = kind  # "const" | "var" | "op" | "index"
+        self.span = span
+        self.op = op
+        self.args = args
+        self.keywords = keywords
+        self.value = value
+        #: where a failure of this instruction is pointed at (the operator, or the call)
+        self.op_span = op_span
+        self.label = label
 
 
-@dataclass(slots=True)
-class Ref:
+class Ref(NamedTuple):
     """A sub-expression: the instruction holding its value, and its source span."""
 
     reg: int
     span: Span
 
 
-@dataclass(slots=True)
-class Keyword:
+class Keyword(NamedTuple):
     name: str
     ref: Ref
     span: Span
 
 
-@dataclass
 class Parsed:
-    instructions: list[Instruction]
-    outputs: list[Ref]
-    free: dict[str, int]
-    first_use: dict[str, Span]
-    assigned: dict[str, int]
-    statements: list[Any] = field(default_factory=list)
+    __slots__ = ("assigned", "first_use", "free", "instructions", "outputs", "statements")
+
+    def __init__(self, instructions: list[Instruction], outputs: list[Ref],
+                 free: dict[str, int], first_use: dict[str, Span], assigned: dict[str, int],
+                 statements: list[Any]):
+        self.instructions = instructions
+        self.outputs = outputs
+        self.free = free
+        self.first_use = first_use
+        self.assigned = assigned
+        self.statements = statements
 
 
 def _tspan(token: Token) -> Span:
@@ -91,6 +95,8 @@ def language_functions() -> dict[str, OpDef]:
 
 
 def suggest(name: str, choices: list[str]) -> list[str]:
+    import difflib  # only on the error path
+
     return difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
 
 

@@ -8,9 +8,11 @@ and nothing recurses, however deep the expression.
 
 from __future__ import annotations
 
-import threading
+import _thread
+import os
+import sys
+import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token
@@ -23,11 +25,12 @@ _CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB"}
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]"}
 
 
-def grammar_path() -> Path:
+def grammar_path() -> str:
     """The grammar ships inside the wheel; in a source checkout it is ../grammar."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "grammar" / "gradcli.lark", here.parent / "grammar" / "gradcli.lark"):
-        if candidate.is_file():
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(package, "grammar", "gradcli.lark"),
+                      os.path.join(os.path.dirname(package), "grammar", "gradcli.lark")):
+        if os.path.isfile(candidate):
             return candidate
     raise FileNotFoundError("gradcli's grammar file (gradcli.lark) is missing from the install")
 
@@ -88,18 +91,58 @@ def _span(token: Token) -> Span:
     return Span(start, max(end, start + 1))
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _parser: Lark | None = None
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "basic", "maybe_placeholders": False,
+                            "propagate_positions": False}
 
 
 def get_parser(builder: Any) -> Lark:
-    """The one Lark parser of this process, with `builder` as its inline callbacks."""
+    """The one Lark parser of this process, with `builder` as its inline callbacks.
+
+    Analysing the grammar takes longer than a whole small job, so the analysed
+    parser is kept in the user's cache directory, keyed by the grammar's
+    checksum and the Lark and Python versions, and loaded from there on later
+    runs. A missing or unwritable cache only costs time.
+    """
     global _parser
     if _parser is None:
-        _parser = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                       lexer="basic", postlex=PostLexer(), transformer=builder,
-                       maybe_placeholders=False, propagate_positions=False, cache=True)
+        with open(grammar_path(), encoding="utf-8") as f:
+            grammar = f.read()
+        cached = _cache_file(grammar)
+        if cached is not None and os.path.isfile(cached):
+            try:
+                with open(cached, "rb") as f:
+                    _parser = Lark.__new__(Lark)._load(f, postlex=PostLexer(), transformer=builder)
+            except Exception:  # a stale or damaged cache entry: rebuild below
+                _parser = None
+        if _parser is None:
+            _parser = Lark(grammar, postlex=PostLexer(), transformer=builder, **_OPTIONS)
+            if cached is not None:
+                _save(_parser, cached)
     return _parser
+
+
+def _cache_file(grammar: str) -> str | None:
+    import lark
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not base or base == os.path.join("~", ".cache"):
+        return None
+    key = f"{zlib.crc32(grammar.encode()):08x}-{len(grammar)}-lark{lark.__version__}-py" \
+          f"{sys.version_info[0]}{sys.version_info[1]}"
+    return os.path.join(base, "gradcli", f"parser-{key}.pickle")
+
+
+def _save(parser: Lark, path: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as f:
+            parser.save(f, exclude_options={"postlex", "transformer"})
+        os.replace(temporary, path)  # atomic: readers never see half a file
+    except OSError:
+        pass
 
 
 def parse_with(builder: Any, text: str) -> Any:

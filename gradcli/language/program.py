@@ -9,7 +9,6 @@ tensor (several outputs are stacked into a vector).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,15 +39,18 @@ def parse(text: str) -> Program:
     return Program(text, parsed)
 
 
-@dataclass
 class NonFiniteReport:
     """Where a NaN or infinity first appeared, in the user's terms."""
 
-    label: str
-    op: str
-    span: Span
-    inputs: list[Any]
-    domain: str | None
+    __slots__ = ("domain", "inputs", "label", "op", "span")
+
+    def __init__(self, label: str, op: str, span: Span, inputs: list[Any],
+                 domain: str | None):
+        self.label = label
+        self.op = op
+        self.span = span
+        self.inputs = inputs
+        self.domain = domain
 
     def message(self, at: str = "") -> str:
         shown = ", ".join(_short(v) for v in self.inputs)
@@ -67,11 +69,14 @@ def _short(value: Any) -> str:
     return np.array2string(array, precision=4, separator=", ", threshold=6)
 
 
-@dataclass
 class Evaluation:
-    output: Tensor
-    values: list[Tensor]
-    nonfinite: NonFiniteReport | None
+    __slots__ = ("nonfinite", "output", "values")
+
+    def __init__(self, output: Tensor, values: list[Tensor],
+                 nonfinite: NonFiniteReport | None):
+        self.output = output
+        self.values = values
+        self.nonfinite = nonfinite
 
 
 class Program:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.polynomial import chebyshev
 
 _SERIES_TERMS = 26
 #: erf(x) = x * sum_n c_n (x^2)^n with c_n = 2/sqrt(pi) (-1)^n / (n! (2n+1))
@@ -94,6 +93,15 @@ _ERFCX_PIECES: tuple[tuple[float, float, np.ndarray], ...] = (
 _UNDERFLOW = 30.0
 
 
+def _chebyshev(t: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
+    """sum_k c_k T_k(t) by Clenshaw's recurrence (numerically stable on [-1, 1])."""
+    b1 = np.zeros_like(t)
+    b2 = np.zeros_like(t)
+    for c in coeffs[:0:-1]:
+        b1, b2 = 2.0 * t * b1 - b2 + c, b1
+    return t * b1 - b2 + coeffs[0]  # type: ignore[no-any-return]
+
+
 def _erf_series(x: np.ndarray) -> np.ndarray:
     return x * np.polyval(_SERIES, x * x)
 
@@ -111,7 +119,7 @@ def _erfc_positive(x: np.ndarray) -> np.ndarray:
         if inside.any():
             xi = x[inside]
             t = (2.0 * xi - (lo + hi)) / (hi - lo)
-            out[inside] = _exp_minus_square(xi) * chebyshev.chebval(t, coeffs)
+            out[inside] = _exp_minus_square(xi) * _chebyshev(t, coeffs)
     return out
 
 

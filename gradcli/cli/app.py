@@ -1,0 +1,208 @@
+"""The Typer app: help, completion, and every option, over `gradcli.cli.run.execute`.
+
+Each command only gathers its options into `Options` and hands them to
+`execute`, which makes one library call and renders the result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gradcli import __version__
+from gradcli.cli.options import Options
+from gradcli.cli.run import execute, list_functions
+
+app = typer.Typer(
+    name="gradcli",
+    help="Exact derivatives from the shell: values, gradients, Hessians and Jacobians of "
+         "expressions, by automatic differentiation.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Expression = Annotated[str, typer.Argument(
+    metavar="EXPR", help="The expression, or - to read it from standard input, or @FILE.")]
+Bindings = Annotated[list[str] | None, typer.Argument(
+    metavar="[NAME=VALUE]...", help="Values for the variables: x=2, m=[2,3], t=pi/4.")]
+At = Annotated[list[str] | None, typer.Option(
+    "--at", metavar="NAME=VALUE", help="A value for a variable (repeatable).")]
+Format = Annotated[str, typer.Option(
+    "--format", help="Output: table (for people), json or csv (for scripts).")]
+Precision = Annotated[int, typer.Option(
+    "--precision", help="Significant digits in tables and CSV (JSON is always exact).")]
+Strict = Annotated[bool, typer.Option(
+    "--strict", help="Exit 1 if a value or derivative is NaN or infinite.")]
+Wrt = Annotated[str | None, typer.Option(
+    "--wrt", metavar="X,Y", help="Differentiate with respect to these variables only "
+    "(default: all, in order of first appearance).")]
+Seed = Annotated[str | None, typer.Option(
+    "--seed", metavar="VALUE", help="For a non-scalar output: the vector v of v^T J "
+    "(as backward(gradient) takes it), e.g. --seed [1,1].")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool | None, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    """Exact derivatives from the shell.
+
+    Exit codes: 0 success; 1 computed but not good (check found a mismatch, or a
+    non-finite value under --strict); 2 bad input (syntax, unknown function,
+    unbound variable, shape, bad option).
+    """
+
+
+def _finish(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("eval")
+def eval_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                 format: Format = "table", precision: Precision = 6,
+                 strict: Strict = False) -> None:
+    """Print the value of an expression.
+
+    Examples:
+
+        gradcli eval "sin(pi/6) + 2^10"
+
+        gradcli eval "m @ m" m=[[1,2],[3,4]] --format json
+    """
+    _finish(execute("eval", expression, bindings or [],
+                    Options(format=format, precision=precision, at=at or [], strict=strict)))
+
+
+@app.command("grad")
+def grad_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                 wrt: Wrt = None, seed: Seed = None, format: Format = "table",
+                 precision: Precision = 6, strict: Strict = False) -> None:
+    """Print the value and the gradient with respect to each variable.
+
+    Examples:
+
+        gradcli grad "(x+1)*(x+2)" x=2
+
+        gradcli grad "mean(3*(a+3)^2)" a=[2,3] --format json
+
+        gradcli grad "[m[0]^2, m[1]^3]" m=[2,3] --seed [1,1]
+    """
+    _finish(execute("grad", expression, bindings or [], Options(
+        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed, strict=strict)))
+
+
+@app.command("hessian")
+def hessian_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                    wrt: Wrt = None,
+                    eig: Annotated[bool, typer.Option(
+                        "--eig", help="Add the eigenvalues and classify the point.")] = False,
+                    format: Format = "table", precision: Precision = 6,
+                    strict: Strict = False) -> None:
+    """Print the value, the gradient and the Hessian over the flattened variables.
+
+    Examples:
+
+        gradcli hessian "x*x*y" x=2 y=3
+
+        gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig
+    """
+    _finish(execute("hessian", expression, bindings or [], Options(
+        format=format, precision=precision, at=at or [], wrt=wrt, eig=eig, strict=strict)))
+
+
+@app.command("jacobian")
+def jacobian_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                     wrt: Wrt = None,
+                     mode: Annotated[str, typer.Option(
+                         "--mode", help="auto, forward or reverse mode.")] = "auto",
+                     format: Format = "table", precision: Precision = 6,
+                     strict: Strict = False) -> None:
+    """Print the Jacobian J[i][j] = d f_i / d x_j (rows: outputs, columns: inputs).
+
+    Examples:
+
+        gradcli jacobian "[m[0]^2 + 3*m[1], m[1]^2 + 2*m[0]]" m=[2,3]
+
+        gradcli jacobian "cos(a)+cos(a+b), sin(a)+sin(a+b)" a=0.3 b=0.5 --format csv
+    """
+    _finish(execute("jacobian", expression, bindings or [], Options(
+        format=format, precision=precision, at=at or [], wrt=wrt, mode=mode, strict=strict)))
+
+
+@app.command("graph")
+def graph_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                  wrt: Wrt = None, seed: Seed = None,
+                  retain_grad: Annotated[bool, typer.Option(
+                      "--retain-grad", help="Keep non-leaf gradients, as retain_grad() does."
+                  )] = False,
+                  format: Format = "table", precision: Precision = 6,
+                  strict: Strict = False) -> None:
+    """Run forward and backward and print one row per graph node, in topological order.
+
+    Examples:
+
+        gradcli graph "a = x+1; b = x+2; a*b" x=2
+
+        gradcli graph "sum(m*m)" m=[1,2] --retain-grad --format json
+    """
+    _finish(execute("graph", expression, bindings or [], Options(
+        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed,
+        retain_grad=retain_grad, strict=strict)))
+
+
+@app.command("check")
+def check_command(expression: Expression, bindings: Bindings = None, at: At = None,
+                  wrt: Wrt = None,
+                  order: Annotated[int, typer.Option(
+                      "--order", help="1: the gradient; 2: the Hessian.")] = 1,
+                  rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")
+                                  ] = 1e-5,
+                  atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")
+                                  ] = 1e-8,
+                  format: Format = "table", precision: Precision = 6,
+                  strict: Strict = False) -> None:
+    """Compare autodiff with central finite differences; exit 1 on a mismatch.
+
+    Examples:
+
+        gradcli check "sin(x)*exp(y)" x=0.5 y=1
+
+        gradcli check "norm(v)^3" v=[1,2,3] --order 2 --format json
+    """
+    _finish(execute("check", expression, bindings or [], Options(
+        format=format, precision=precision, at=at or [], wrt=wrt, order=order, rtol=rtol,
+        atol=atol, strict=strict)))
+
+
+@app.command("functions")
+def functions_command(format: Format = "table") -> None:
+    """List every function with its signature, domain and help, from the op table.
+
+    Examples:
+
+        gradcli functions
+
+        gradcli functions --format json
+    """
+    _finish(list_functions(Options(format=format)))
+
+
+def run_app(argv: list[str]) -> int:
+    try:
+        app(args=argv, prog_name="gradcli", standalone_mode=True)
+    except SystemExit as exit:
+        return int(exit.code or 0) if not isinstance(exit.code, str) else 2
+    return 0

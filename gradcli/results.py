@@ -1,0 +1,151 @@
+"""What each command computes, as plain data: the one thing every renderer reads.
+
+A command makes one library call (gradcli.compute) and gets one of these back;
+table, JSON and CSV are three views of the same object, so they cannot
+disagree. Plain classes rather than dataclasses: every run of the CLI builds
+these types, and dataclass creation costs more start-up time than the job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Result:
+    """Fields every command shares."""
+
+    __slots__ = ("at", "command", "expression", "nonfinite", "value", "warnings")
+
+    def __init__(self, command: str, expression: str, at: dict[str, np.ndarray],
+                 value: np.ndarray, warnings: list[str] | None = None,
+                 nonfinite: bool = False):
+        self.command = command
+        self.expression = expression
+        #: the bindings, by name, in the order the expression first uses them
+        self.at = at
+        self.value = value
+        #: messages for stderr (non-finite values, unused variables); never the answer
+        self.warnings = list(warnings or [])
+        #: whether a non-finite value or derivative appeared (--strict: exit 1)
+        self.nonfinite = nonfinite
+
+
+class EvalResult(Result):
+    __slots__ = ()
+
+
+class GradResult(Result):
+    __slots__ = ("gradient", "seed")
+
+    def __init__(self, *args: Any, gradient: dict[str, np.ndarray],
+                 seed: np.ndarray | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gradient = gradient
+        self.seed = seed
+
+
+class HessianResult(Result):
+    __slots__ = ("classification", "eigenvalues", "gradient", "hessian", "labels")
+
+    def __init__(self, *args: Any, gradient: dict[str, np.ndarray], labels: list[str],
+                 hessian: np.ndarray, eigenvalues: np.ndarray | None = None,
+                 classification: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gradient = gradient
+        self.labels = labels
+        self.hessian = hessian
+        self.eigenvalues = eigenvalues
+        self.classification = classification
+
+
+class JacobianResult(Result):
+    __slots__ = ("jacobian", "labels", "mode", "outputs")
+
+    def __init__(self, *args: Any, outputs: list[str], labels: list[str],
+                 jacobian: np.ndarray, mode: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.outputs = outputs
+        self.labels = labels
+        self.jacobian = jacobian
+        self.mode = mode
+
+
+class GraphRow:
+    __slots__ = ("grad", "grad_fn", "is_leaf", "label", "op", "requires_grad", "shape", "value")
+
+    def __init__(self, label: str, op: str, grad_fn: str | None, shape: tuple[int, ...],
+                 value: np.ndarray, requires_grad: bool, is_leaf: bool,
+                 grad: np.ndarray | None):
+        self.label = label
+        self.op = op
+        self.grad_fn = grad_fn
+        self.shape = shape
+        self.value = value
+        self.requires_grad = requires_grad
+        self.is_leaf = is_leaf
+        self.grad = grad
+
+
+class GraphResult(Result):
+    __slots__ = ("rows", "seed")
+
+    def __init__(self, *args: Any, rows: list[GraphRow], seed: np.ndarray | None = None,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        self.seed = seed
+
+
+class CheckRow:
+    __slots__ = ("abs_error", "autodiff", "component", "numeric", "ok", "rel_error", "step")
+
+    def __init__(self, component: str, autodiff: float, numeric: float, abs_error: float,
+                 rel_error: float, step: float, ok: bool):
+        self.component = component
+        self.autodiff = autodiff
+        self.numeric = numeric
+        self.abs_error = abs_error
+        self.rel_error = rel_error
+        self.step = step
+        self.ok = ok
+
+
+class CheckResult(Result):
+    __slots__ = ("atol", "order", "rows", "rtol")
+
+    def __init__(self, *args: Any, order: int, rtol: float, atol: float,
+                 rows: list[CheckRow], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.rtol = rtol
+        self.atol = atol
+        self.rows = rows
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+
+class FunctionRow:
+    __slots__ = ("domain", "help", "kind", "name", "note", "signature")
+
+    def __init__(self, name: str, signature: str, kind: str, domain: str | None, help: str,
+                 note: str | None):
+        self.name = name
+        self.signature = signature
+        self.kind = kind
+        self.domain = domain
+        self.help = help
+        self.note = note
+
+
+class FunctionsResult:
+    __slots__ = ("command", "nonfinite", "rows", "warnings")
+
+    def __init__(self, command: str, rows: list[FunctionRow]):
+        self.command = command
+        self.rows = rows
+        self.warnings: list[str] = []
+        self.nonfinite = False
