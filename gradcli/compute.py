@@ -18,8 +18,16 @@ from gradcli.engine.watch import watch_nonfinite
 from gradcli.errors import ArgumentError, GradcliError, ShapeError, Span
 from gradcli.language.program import Program, parse
 from gradcli.results import (
-    CheckResult, CheckRow, EvalResult, FunctionRow, FunctionsResult, GradResult, GraphResult,
-    GraphRow, HessianResult, JacobianResult,
+    CheckResult,
+    CheckRow,
+    EvalResult,
+    FunctionRow,
+    FunctionsResult,
+    GradResult,
+    GraphResult,
+    GraphRow,
+    HessianResult,
+    JacobianResult,
 )
 
 
@@ -229,7 +237,8 @@ def jacobian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
     used = mode if mode != "auto" else ("forward" if n_in <= output.size else "reverse")
     with watch_nonfinite() as log:
         blocks = functional.jacobian(_function_of(program, values, chosen),
-                                     tuple(Tensor(values[n]) for n in chosen), strategy=used)
+                                     tuple(Tensor(values[n]) for n in chosen),
+                                     strategy="forward" if used == "forward" else "reverse")
     matrix = np.hstack([b.data.reshape(output.size, values[n].size)
                         for b, n in zip(blocks, chosen, strict=True)])
     labels = [label for n in chosen for label in flat_labels(n, values[n].shape)]
@@ -259,7 +268,7 @@ def graph(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = No
     elif seed_array.shape != output.shape:
         raise ShapeError(f"--seed has shape {seed_array.shape} but the output has shape "
                          f"{output.shape}", hint="give a seed of exactly the output's shape")
-    tensors = _unique(evaluation.values + [output])
+    tensors = _unique([*evaluation.values, output])
     if retain_grad:
         for t in tensors:
             if not t.is_leaf:

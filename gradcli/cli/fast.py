@@ -65,6 +65,5 @@ def parse_argv(argv: list[str]) -> tuple[str, str, list[str], Options] | None:
 
 
 def _looks_like_value(arg: str, positional: list[str]) -> bool:
-    # a binding such as "x=-1" never starts with "-"; an expression such as "-x^2"
-    # would be read as an option by Typer too, so leave those to it
-    return False
+    """An expression such as "-x^2" or "-1/x": gradcli has no one-dash options but -h."""
+    return not arg.startswith("--") and arg != "-h"

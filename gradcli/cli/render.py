@@ -116,7 +116,8 @@ def flat_columns(prefix: str, value: Any) -> list[tuple[str, float]]:
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
         return [(prefix, float(array))]
-    return [(f"{prefix}[{','.join(map(str, i))}]", float(array[i])) for i in np.ndindex(array.shape)]
+    return [(f"{prefix}[{','.join(map(str, i))}]", float(array[i]))
+            for i in np.ndindex(array.shape)]
 
 
 def _variable_columns(prefix: str, name: str, value: Any) -> list[tuple[str, float]]:

@@ -76,12 +76,12 @@ def _bindings(items: list[str]) -> dict[str, Any]:
         try:
             name, value = parse_binding(item)
         except GradcliError as error:
-            error.source = item  # type: ignore[attr-defined]
+            error.source = item
             raise
         if name in at:
-            error = ArgumentError(f"{name} is given a value twice")
-            error.source = item  # type: ignore[attr-defined]
-            raise error
+            duplicate = ArgumentError(f"{name} is given a value twice")
+            duplicate.source = item
+            raise duplicate
         at[name] = value
     return at
 
@@ -94,7 +94,7 @@ def _seed(text: str | None) -> Any:
     try:
         return parse_value(text)
     except GradcliError as error:
-        error.source = text  # type: ignore[attr-defined]
+        error.source = text
         error.message = f"--seed: {error.message}"
         raise
 

@@ -9,6 +9,7 @@ from gradcli.engine.mode import enable_grad, is_grad_enabled, no_grad, set_grad_
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor, as_tensor, tensor
 from gradcli.engine.watch import NonFiniteEvent, watch_nonfinite
 
+
 def __getattr__(name: str) -> object:
     # forward mode loads on first use: most jobs are reverse mode only
     if name == "push_tangents":

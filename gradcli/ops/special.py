@@ -99,7 +99,7 @@ def _chebyshev(t: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
     b2 = np.zeros_like(t)
     for c in coeffs[:0:-1]:
         b1, b2 = 2.0 * t * b1 - b2 + c, b1
-    return t * b1 - b2 + coeffs[0]  # type: ignore[no-any-return]
+    return t * b1 - b2 + coeffs[0]
 
 
 def _erf_series(x: np.ndarray) -> np.ndarray:

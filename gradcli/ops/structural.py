@@ -196,3 +196,7 @@ setattr(Tensor, "__getitem__", _getitem)
 setattr(Tensor, "reshape", _reshape_method)
 setattr(Tensor, "transpose", _transpose_method)
 setattr(Tensor, "T", property(lambda self: fn.transpose(self)))
+
+defop("detach", lambda x: x, vjp=None, jvp=None, kind="structural", differentiable=False,
+      help="the same value, cut from the graph: no gradient flows through it",
+      note="a detached path contributes exactly 0 to every derivative")
