@@ -46,15 +46,28 @@ def median_of(text: str, names: tuple[str, ...], repeats: int) -> tuple[float, f
 
 
 def _lark_tree_parser() -> Any:
-    """Plain Lark on the same grammar, building a parse tree: the floor any Lark
-    front end stands on, measured in the same run on the same machine."""
-    from lark import Lark
+    """Plain Lark on the same grammar, building a parse tree: the baseline any Lark-based
+    front end is measured against, taken in the same run on the same machine."""
+    from lark import Lark, Token
 
-    from gradcli.language.parser import PostLexer, grammar_path
+    from gradcli.language.tables import read_grammar
 
-    with open(grammar_path(), encoding="utf-8") as f:
-        grammar = f.read()
-    return Lark(grammar, parser="lalr", lexer="basic", postlex=PostLexer(),
+    class Implicit:
+        """The same IMPLICIT insertion gradcli's post-lexer does, on Lark's tokens."""
+
+        always_accept = ("_NL",)
+
+        def process(self, stream: Any) -> Any:
+            previous = None
+            for token in stream:
+                if previous is not None and (
+                        (previous.type == "NUMBER" and token.type in ("NAME", "LPAR"))
+                        or (previous.type == "RPAR" and token.type == "LPAR")):
+                    yield Token.new_borrow_pos("IMPLICIT", "", token)
+                yield token
+                previous = token
+
+    return Lark(read_grammar(), parser="lalr", lexer="basic", postlex=Implicit(),
                 maybe_placeholders=False)
 
 

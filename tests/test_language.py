@@ -403,3 +403,36 @@ def test_mutated_expressions_raise_only_gradcli_errors(base, at, cut, insert):
                           for name in program.free_variables})
     except GradcliError:
         pass
+
+
+# -- the parse tables -------------------------------------------------------------------
+def test_generated_tables_match_the_grammar():
+    from gradcli.language.generated_tables import TABLES
+    from gradcli.language.tablegen import generate
+    from gradcli.language.tables import read_grammar
+
+    assert generate(read_grammar()) == TABLES, \
+        "the grammar changed: run `python -m gradcli.language.tablegen`"
+
+
+def test_stale_tables_are_regenerated(monkeypatch):
+    from gradcli.language import generated_tables, tables
+
+    monkeypatch.setattr(generated_tables, "TABLES", {**generated_tables.TABLES,
+                                                      "checksum": "stale"})
+    fresh = tables.load_tables()
+    assert fresh["checksum"] == tables.checksum(tables.read_grammar())
+    assert fresh["states"] == generated_tables.TABLES["states"]
+
+
+def test_commands_do_not_import_lark():
+    import subprocess
+    import sys
+
+    probe = ("import sys, gradcli\n"
+             "x = gradcli.tensor(2.0, requires_grad=True)\n"
+             "gradcli.parse('(x+1)*(x+2)').evaluate({'x': x}).backward()\n"
+             "assert x.grad.item() == 7\n"
+             "print('lark' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr

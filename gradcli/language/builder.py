@@ -15,7 +15,6 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from lark import Token, Transformer
 
 from gradcli.engine.op import OPS, OpDef
 from gradcli.errors import (
@@ -25,6 +24,7 @@ from gradcli.errors import (
     SyntaxProblem,
     UnknownFunctionError,
 )
+from gradcli.language.parser import Token
 
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
@@ -75,8 +75,7 @@ class Parsed:
 
 
 def _tspan(token: Token) -> Span:
-    start = token.start_pos or 0
-    return Span(start, token.end_pos if token.end_pos is not None else start + len(token))
+    return Span(token.start_pos, token.end_pos)
 
 
 def _as_span(item: Ref | Token | Span) -> Span:
@@ -100,8 +99,17 @@ def suggest(name: str, choices: list[str]) -> list[str]:
     return difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
 
 
-class Builder(Transformer):
+#: the grammar's rule and alias names this builder handles, one method each
+RULES = ("number", "var", "group", "array", "add", "sub", "mul", "div", "matmul", "pow",
+         "implicit_mul", "neg", "pos", "compare", "keyword", "arguments", "call", "subscripts",
+         "slice", "index", "assign", "result", "start", "empty")
+
+
+class Builder:
     """One instance per process, reset for each parse (parsing holds a lock)."""
+
+    def callbacks(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RULES}
 
     def reset(self, text: str) -> None:
         self.text = text
@@ -120,11 +128,11 @@ class Builder(Transformer):
 
     # -- atoms -------------------------------------------------------------------
     def number(self, c: list[Token]) -> Ref:
-        return self._emit(Instruction("const", _tspan(c[0]), value=np.array(float(c[0]))))
+        return self._emit(Instruction("const", _tspan(c[0]), value=np.array(float(c[0].value))))
 
     def var(self, c: list[Token]) -> Ref:
         token = c[0]
-        name, span = str(token), _tspan(token)
+        name, span = token.value, _tspan(token)
         if name in self.assigned:
             return Ref(self.assigned[name], span)
         if name in CONSTANTS:
@@ -178,18 +186,19 @@ class Builder(Transformer):
 
     def compare(self, c: list[Any]) -> Ref:
         left, token, right = c
-        return self._op(COMPARISONS[str(token)], (left, right), _join(left, right), _tspan(token))
+        return self._op(COMPARISONS[token.value], (left, right), _join(left, right),
+                        _tspan(token))
 
     # -- calls and indexing --------------------------------------------------------
     def keyword(self, c: list[Any]) -> Keyword:
-        return Keyword(str(c[0]), c[2], _join(c[0], c[2]))
+        return Keyword(c[0].value, c[2], _join(c[0], c[2]))
 
     def arguments(self, c: list[Any]) -> list[Any]:
         return [x for x in c if not isinstance(x, Token)]
 
     def call(self, c: list[Any]) -> Ref:
         name_token = c[0]
-        name = str(name_token)
+        name = name_token.value
         arguments = c[2] if len(c) == 4 else []
         span = _join(name_token, c[-1])
         functions = language_functions()
@@ -265,7 +274,7 @@ class Builder(Transformer):
     # -- statements -------------------------------------------------------------------
     def assign(self, c: list[Any]) -> tuple[str, str, Ref, Span]:
         token, _, ref = c
-        name, span = str(token), _tspan(token)
+        name, span = token.value, _tspan(token)
         if name in CONSTANTS:
             raise NameConflictError(f"'{name}' is a constant and cannot be assigned",
                                     span=span, hint="pick another name")

@@ -1,38 +1,57 @@
-"""From text to instructions: the Lark LALR parser, its post-lexer, and syntax errors.
+"""From text to instructions: lexer, post-lexer, LALR(1) driver, and syntax errors.
 
-The parser is built once per process (and its analysis cached on disk by
-Lark), with the instruction builder attached as inline callbacks: each rule
-is handed to the builder as the parser reduces it, so no parse tree is built
-and nothing recurses, however deep the expression.
+The automaton is Lark's analysis of `grammar/gradcli.lark` (see `tables`); this
+module runs it. The driver reduces exactly as Lark's LALR parser does (same
+child filtering, `_rule` inlining and `?rule` single-child pass-through), and
+hands each reduction to the instruction builder as it happens: no parse tree
+is built and nothing recurses, however deep the expression. Running the
+tables here rather than through Lark's runtime means a command never imports
+Lark, which would cost more start-up time than a whole small job.
 """
 
 from __future__ import annotations
 
 import _thread
-import os
-import sys
-import zlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from gradcli.errors import GradcliError, Span, SyntaxProblem
+from gradcli.language.tables import grammar_path, load_tables
+
+__all__ = ["Token", "grammar_path", "parse_with"]
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
 _CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB"}
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]"}
 
 
-def grammar_path() -> str:
-    """The grammar ships inside the wheel; in a source checkout it is ../grammar."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for candidate in (os.path.join(package, "grammar", "gradcli.lark"),
-                      os.path.join(os.path.dirname(package), "grammar", "gradcli.lark")):
-        if os.path.isfile(candidate):
-            return candidate
-    raise FileNotFoundError("gradcli's grammar file (gradcli.lark) is missing from the install")
+class Token:
+    """A terminal: its kind (the grammar's terminal name), its text, its span."""
+
+    __slots__ = ("end_pos", "start_pos", "type", "value")
+
+    def __init__(self, type: str, value: str, start_pos: int, end_pos: int):
+        self.type = type
+        self.value = value
+        self.start_pos = start_pos
+        self.end_pos = end_pos
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {self.value!r}, {self.start_pos})"
+
+
+class _Splice(list):
+    """The children of an inlined `_rule`, to be spread into its parent's children."""
+
+
+class _UnexpectedToken(Exception):
+    def __init__(self, token: Token, expected: set[str]):
+        self.token = token
+        self.expected = expected
 
 
 class PostLexer:
@@ -42,8 +61,6 @@ class PostLexer:
     * drops newlines inside brackets, so long expressions can span lines;
     * checks bracket balance, so an unclosed bracket is reported at its opening.
     """
-
-    always_accept = ("_NL",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         previous: Token | None = None
@@ -65,14 +82,14 @@ class PostLexer:
                 if opener.type != _CLOSERS[kind]:
                     raise SyntaxProblem(
                         f"'{token.value}' closes the '{opener.value}' opened at column "
-                        f"{(opener.start_pos or 0) + 1}", span=_span(opener),
+                        f"{opener.start_pos + 1}", span=_span(opener),
                         hint=f"close it with '{_SYMBOL[_OPENERS[opener.type]]}'")
             if kind not in ("_NL", "SEMI"):
                 meaningful = True
             if previous is not None and (
                     (previous.type == "NUMBER" and kind in ("NAME", "LPAR"))
                     or (previous.type == "RPAR" and kind == "LPAR")):
-                yield Token.new_borrow_pos("IMPLICIT", "", token)
+                yield Token("IMPLICIT", "", token.start_pos, token.start_pos)
             yield token
             previous = token
         if open_brackets:
@@ -86,97 +103,134 @@ class PostLexer:
 
 
 def _span(token: Token) -> Span:
-    start = token.start_pos or 0
-    end = token.end_pos if token.end_pos is not None else start + len(token.value)
-    return Span(start, max(end, start + 1))
+    return Span(token.start_pos, max(token.end_pos, token.start_pos + 1))
+
+
+class Parser:
+    """The LALR(1) automaton of the grammar, ready to run."""
+
+    def __init__(self, tables: dict[str, Any]):
+        self.lexeme = re.compile("|".join(f"(?P<{name}>{regex})"
+                                          for name, regex in tables["terminals"]))
+        self.ignore = frozenset(tables["ignore"])
+        self.states: dict[int, dict[str, tuple[int, int]]] = tables["states"]
+        self.start_state: int = tables["start_state"]
+        self.end_state: int = tables["end_state"]
+        # per rule: origin, size, callback name (None: inlined), ?-rule, kept children
+        # (None when every child is kept as it is)
+        self.rules = []
+        for origin, size, name, expand1, keep in tables["rules"]:
+            plain = keep == tuple((i, False) for i in range(size))
+            # a ?rule over one kept child (sum -> product, power -> postfix, ...) passes its
+            # child's value through: only the parser state changes
+            unit = size == 1 and plain and expand1
+            self.rules.append((origin, size, name, expand1, None if plain else keep, unit))
+
+    def lex(self, text: str) -> Iterator[Token]:
+        match = self.lexeme.match
+        ignore = self.ignore
+        pos, end = 0, len(text)
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise SyntaxProblem(
+                    f"unexpected character {text[pos]!r}", span=Span(pos, pos + 1),
+                    hint="expressions use numbers, names, + - * / ^ @, ( ), [ ], commas, ; "
+                         "and #")
+            kind = m.lastgroup or ""
+            stop = m.end()
+            if kind not in ignore:
+                yield Token(kind, m.group(), pos, stop)
+            pos = stop
+
+    def parse(self, text: str, callbacks: dict[str, Callable[[list[Any]], Any]]) -> Any:
+        states, rules, end_state = self.states, self.rules, self.end_state
+        state_stack = [self.start_state]
+        values: list[Any] = []
+        end = Token("$END", "", len(text), len(text))
+        for token in _then(PostLexer().process(self.lex(text)), end):
+            kind = token.type
+            while True:
+                row = states[state_stack[-1]]
+                action = row.get(kind)
+                if action is None:
+                    raise _UnexpectedToken(token, {s for s in row if s.isupper()})
+                if action[0] == 0:  # shift
+                    state_stack.append(action[1])
+                    values.append(token)
+                    break
+                origin, size, name, expand1, keep, unit = rules[action[1]]
+                if unit:
+                    state_stack[-1] = states[state_stack[-2]][origin][1]
+                    if kind == "$END" and state_stack[-1] == end_state:
+                        return values[-1]
+                    continue
+                if size:
+                    children = values[-size:]
+                    del values[-size:]
+                    del state_stack[-size:]
+                else:
+                    children = []
+                if keep is not None:
+                    filtered: list[Any] = []
+                    for i, spread in keep:
+                        if spread:
+                            filtered.extend(children[i])
+                        else:
+                            filtered.append(children[i])
+                    children = filtered
+                if name is None:
+                    value: Any = _Splice(children)
+                elif expand1 and len(children) == 1:
+                    value = children[0]
+                else:
+                    value = callbacks[name](children)
+                state_stack.append(states[state_stack[-1]][origin][1])
+                values.append(value)
+                if kind == "$END" and state_stack[-1] == end_state:
+                    return values[-1]
+
+
+def _then(stream: Iterator[Token], last: Token) -> Iterator[Token]:
+    yield from stream
+    yield last
 
 
 _lock = _thread.allocate_lock()
-_parser: Lark | None = None
-_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "basic", "maybe_placeholders": False,
-                            "propagate_positions": False}
+_parser: Parser | None = None
 
 
-def get_parser(builder: Any) -> Lark:
-    """The one Lark parser of this process, with `builder` as its inline callbacks.
-
-    Analysing the grammar takes longer than a whole small job, so the analysed
-    parser is kept in the user's cache directory, keyed by the grammar's
-    checksum and the Lark and Python versions, and loaded from there on later
-    runs. A missing or unwritable cache only costs time.
-    """
+def get_parser() -> Parser:
     global _parser
     if _parser is None:
-        with open(grammar_path(), encoding="utf-8") as f:
-            grammar = f.read()
-        cached = _cache_file(grammar)
-        if cached is not None and os.path.isfile(cached):
-            try:
-                with open(cached, "rb") as f:
-                    _parser = Lark.__new__(Lark)._load(f, postlex=PostLexer(), transformer=builder)
-            except Exception:  # a stale or damaged cache entry: rebuild below
-                _parser = None
-        if _parser is None:
-            _parser = Lark(grammar, postlex=PostLexer(), transformer=builder, **_OPTIONS)
-            if cached is not None:
-                _save(_parser, cached)
+        _parser = Parser(load_tables())
     return _parser
-
-
-def _cache_file(grammar: str) -> str | None:
-    import lark
-
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not base or base == os.path.join("~", ".cache"):
-        return None
-    key = f"{zlib.crc32(grammar.encode()):08x}-{len(grammar)}-lark{lark.__version__}-py" \
-          f"{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(base, "gradcli", f"parser-{key}.pickle")
-
-
-def _save(parser: Lark, path: str) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as f:
-            parser.save(f, exclude_options={"postlex", "transformer"})
-        os.replace(temporary, path)  # atomic: readers never see half a file
-    except OSError:
-        pass
 
 
 def parse_with(builder: Any, text: str) -> Any:
     """Parse `text`, letting `builder` turn reductions into instructions."""
     with _lock:
-        parser = get_parser(builder)
+        parser = get_parser()
         builder.reset(text)
         try:
-            return parser.parse(text)
+            return parser.parse(text, builder.callbacks())
         except GradcliError:
             raise
-        except UnexpectedInput as exc:
+        except _UnexpectedToken as exc:
             raise _syntax_error(exc, text) from None
 
 
-def _syntax_error(exc: UnexpectedInput, text: str) -> SyntaxProblem:
-    if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream or 0
-        char = text[pos] if pos < len(text) else ""
-        return SyntaxProblem(
-            f"unexpected character {char!r}", span=Span(pos, pos + 1),
-            hint="expressions use numbers, names, + - * / ^ @, ( ), [ ], commas, ; and #")
-    if isinstance(exc, UnexpectedEOF) or (
-            isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        return _ends_too_early(text)
-    assert isinstance(exc, UnexpectedToken)
+def _syntax_error(exc: _UnexpectedToken, text: str) -> SyntaxProblem:
     token = exc.token
-    previous = _token_before(text, token.start_pos or 0)
+    if token.type == "$END":
+        return _ends_too_early(text)
+    previous = _token_before(text, token.start_pos)
     span = _span(token)
     if token.type == "NAME" and previous is not None and previous[1] == "NAME":
         word = text[previous[0].start:previous[0].end]
         return SyntaxProblem(
-            f"two names side by side: '{word} {token.value}'", span=Span(previous[0].start,
-                                                                        span.end),
+            f"two names side by side: '{word} {token.value}'",
+            span=Span(previous[0].start, span.end),
             hint=f"write {word}*{token.value} for a product (only a number may precede a "
                  "name directly, as in 2x)")
     if token.type == "IMPLICIT":
@@ -191,14 +245,14 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> SyntaxProblem:
                              "expected", span=span,
                              hint="use it as a condition, e.g. where(x > 0, x, 0)")
     shown = token.value if token.value else token.type
-    return SyntaxProblem(f"unexpected '{shown}'", span=span, hint=_expected_hint(exc))
+    return SyntaxProblem(f"unexpected '{shown}'", span=span, hint=_expected_hint(exc.expected))
 
 
-def _expected_hint(exc: UnexpectedToken) -> str:
+def _expected_hint(expected_kinds: set[str]) -> str:
     names = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'",
              "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "PLUS": "'+'", "MINUS": "'-'",
              "STAR": "'*'", "SLASH": "'/'", "POW": "'^'", "COLON": "':'", "SEMI": "';'"}
-    expected = sorted({names[e] for e in exc.expected if e in names})
+    expected = sorted({names[e] for e in expected_kinds if e in names})
     if not expected:
         return "check the expression around this point"
     return "expected " + ", ".join(expected[:6]) + (" ..." if len(expected) > 6 else "")
@@ -206,22 +260,22 @@ def _expected_hint(exc: UnexpectedToken) -> str:
 
 def _ends_too_early(text: str) -> SyntaxProblem:
     stripped = text.rstrip()
-    # strip a trailing comment: it is not where the expression ends
+    # a trailing comment is not where the expression ends
     last_line_start = stripped.rfind("\n") + 1
     hash_at = stripped.find("#", last_line_start)
     if hash_at >= 0:
         stripped = stripped[:hash_at].rstrip()
     end = len(stripped)
     last = stripped[-1:] if stripped else ""
-    if last in "+-*/^@,=<>!:":
+    if last and last in "+-*/^@,=<>!:":
         start = end - 1
         if stripped[-2:] in ("**", "<=", ">=", "==", "!="):
             start = end - 2
         return SyntaxProblem(f"the expression ends with the operator '{stripped[start:end]}'",
                              span=Span(start, end),
                              hint="add what it applies to, or remove it")
-    return SyntaxProblem("the expression ends too early", span=Span(max(end - 1, 0), max(end, 1)),
-                         hint="finish the expression")
+    return SyntaxProblem("the expression ends too early",
+                         span=Span(max(end - 1, 0), max(end, 1)), hint="finish the expression")
 
 
 def _token_before(text: str, pos: int) -> tuple[Span, str] | None:
@@ -230,7 +284,7 @@ def _token_before(text: str, pos: int) -> tuple[Span, str] | None:
     while i > 0 and text[i - 1] in " \t":
         i -= 1
     end = i
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_" or text[i - 1] == "."):
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_."):
         i -= 1
     if i == end:
         return None

@@ -1,0 +1,52 @@
+"""The grammar, analysed by Lark into LALR(1) tables, as plain data.
+
+Lark is gradcli's parser generator: it reads `grammar/gradcli.lark` and
+computes the LALR(1) automaton. Those tables, with the lexer's terminal
+patterns in Lark's matching order and each rule's child-filtering, are all a
+parser needs at run time, and as a Python literal they load in a fraction of
+the time that importing Lark and rebuilding (or unpickling) its parser takes.
+
+`generated_tables.py` holds them, stamped with the grammar's checksum. If the
+grammar changes and the stamp no longer matches, `load_tables` regenerates
+them with Lark (`gradcli.language.tablegen`), and `python -m
+gradcli.language.tablegen` rewrites the file; a test fails until it is.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Any
+
+
+def grammar_path() -> str:
+    """The grammar ships inside the wheel; in a source checkout it is ../grammar."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(package, "grammar", "gradcli.lark"),
+                      os.path.join(os.path.dirname(package), "grammar", "gradcli.lark")):
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError("gradcli's grammar file (gradcli.lark) is missing from the install")
+
+
+def read_grammar() -> str:
+    with open(grammar_path(), encoding="utf-8") as f:
+        return f.read()
+
+
+def checksum(grammar: str) -> str:
+    return f"{zlib.crc32(grammar.encode('utf-8')):08x}-{len(grammar)}"
+
+
+def load_tables() -> dict[str, Any]:
+    """The tables for the grammar as installed: the generated module if it is current."""
+    grammar = read_grammar()
+    try:
+        from gradcli.language.generated_tables import TABLES
+    except ImportError:  # a checkout where the file was deleted: regenerate below
+        TABLES = {}
+    if TABLES.get("checksum") == checksum(grammar):
+        return TABLES
+    from gradcli.language.tablegen import generate
+
+    return generate(grammar)
