@@ -149,3 +149,35 @@ class FunctionsResult:
         self.rows = rows
         self.warnings: list[str] = []
         self.nonfinite = False
+
+
+class GraphPictureResult(Result):
+    """The graph as a picture: the model that the tree, DOT and Mermaid views draw."""
+
+    __slots__ = ("model", "order")
+
+    def __init__(self, *args: Any, model: Any, order: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.model = model
+        self.order = order
+
+
+class PlotResult(Result):
+    """Sampled values and derivatives over one variable's range, or a grid over two."""
+
+    __slots__ = ("grid", "mark", "order", "over", "samples", "series")
+
+    def __init__(self, *args: Any, over: list[tuple[str, float, float]], order: int,
+                 samples: np.ndarray | tuple[np.ndarray, np.ndarray],
+                 series: dict[str, np.ndarray], mark: dict[str, float] | None = None,
+                 grid: dict[str, np.ndarray] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.over = over
+        self.order = order
+        self.samples = samples
+        #: "f", "f'", "f''" -> values at the samples (non-finite values stay as nan)
+        self.series = series
+        #: with --at: x, the value, the slope there
+        self.mark = mark
+        #: two variables: Z and its gradient field U, V on the grid
+        self.grid = grid

@@ -148,19 +148,71 @@ def graph_command(expression: Expression, bindings: Bindings = None, at: At = No
                   retain_grad: Annotated[bool, typer.Option(
                       "--retain-grad", help="Keep non-leaf gradients, as retain_grad() does."
                   )] = False,
-                  format: Format = "table", precision: Precision = 6,
-                  strict: Strict = False) -> None:
-    """Run forward and backward and print one row per graph node, in topological order.
+                  format: Annotated[str, typer.Option(
+                      "--format", help="table, json or csv (one row per node); or a picture: "
+                      "tree, dot (Graphviz) or mermaid.")] = "table",
+                  render: Annotated[str | None, typer.Option(
+                      "--render", metavar="FILE", help="Draw the graph into FILE.svg, .png or "
+                      ".pdf with Graphviz's dot.")] = None,
+                  order: Annotated[int, typer.Option(
+                      "--order", help="2: the graph create_graph records for the gradient (the "
+                      "one a Hessian differentiates).")] = 1,
+                  precision: Precision = 6, strict: Strict = False) -> None:
+    """Run forward and backward and show the graph: one row per node, or a picture.
 
     Examples:
 
         gradcli graph "a = x+1; b = x+2; a*b" x=2
 
-        gradcli graph "sum(m*m)" m=[1,2] --retain-grad --format json
+        gradcli graph "(x+1)*(x+2)" x=2 --format tree
+
+        gradcli graph "(x+1)*(x+2)" x=2 --render graph.svg
+
+        gradcli graph "x*x*y" x=2 y=3 --order 2 --format mermaid
     """
     _finish(execute("graph", expression, bindings or [], Options(
         format=format, precision=precision, at=at or [], wrt=wrt, seed=seed,
-        retain_grad=retain_grad, strict=strict)))
+        retain_grad=retain_grad, strict=strict, render=render, order=order)))
+
+
+@app.command("plot")
+def plot_command(
+    expression: Expression, bindings: Bindings = None,
+    over: Annotated[list[str], typer.Option(
+        "--over", metavar="NAME=LO:HI", help="The variable and range to plot over; twice for "
+        "a heat map over two variables (an image).")] = [],  # noqa: B006
+    order: Annotated[int, typer.Option(
+        "--order", help="0: f; 1: f and f'; 2: f, f' and f''.")] = 1,
+    samples: Annotated[int, typer.Option("--samples", help="Points along the range.")] = 400,
+    out: Annotated[str | None, typer.Option(
+        "--out", metavar="FILE", help="Write an image (.png, .svg or .pdf; needs the 'plot' "
+        "extra) instead of drawing in the terminal.")] = None,
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", metavar="NAME=VALUE", help="Mark a point: its value and its tangent.")] = None,
+    width: Annotated[int | None, typer.Option(
+        "--width", help="Terminal plot width in columns (default: the terminal's).")] = None,
+    height: Annotated[int, typer.Option("--height", help="Terminal plot height in rows.")] = 20,
+    format: Annotated[str, typer.Option(
+        "--format", help="table draws the plot; json or csv give the sampled numbers.")
+    ] = "table",
+) -> None:
+    """Plot f and its derivatives over a range, computed in one vectorised pass.
+
+    Examples:
+
+        gradcli plot "sin(x)*x" --over x=-6:6 --order 2
+
+        gradcli plot "x^3 - 2x" --over x=-2:2 --at x=1 --out cubic.svg
+
+        gradcli plot "exp(-(x^2+y^2))" --over x=-2:2 --over y=-2:2 --out bump.png
+    """
+    from gradcli.cli.run import execute_plot
+
+    if not over:
+        raise typer.BadParameter("give --over NAME=LO:HI, e.g. --over x=-6:6",
+                                 param_hint="--over")
+    _finish(execute_plot(expression, bindings or [], over, order, samples, out, at or [],
+                         format, width, height))
 
 
 @app.command("check")

@@ -9,6 +9,8 @@ them).
 from __future__ import annotations
 
 FORMATS = ("table", "json", "csv")
+#: graph also draws: a tree in the terminal, Graphviz source, or a Mermaid flowchart
+GRAPH_FORMATS = ("tree", "dot", "mermaid")
 COMMANDS = ("eval", "grad", "hessian", "jacobian", "graph", "check")
 
 
@@ -16,7 +18,8 @@ class Options:
     def __init__(self, format: str = "table", precision: int = 6, at: list[str] | None = None,
                  wrt: str | None = None, seed: str | None = None, strict: bool = False,
                  eig: bool = False, mode: str = "auto", retain_grad: bool = False,
-                 order: int = 1, rtol: float = 1e-5, atol: float = 1e-8):
+                 order: int = 1, rtol: float = 1e-5, atol: float = 1e-8,
+                 render: str | None = None):
         self.format = format
         self.precision = precision
         self.at: list[str] = list(at or [])
@@ -29,6 +32,7 @@ class Options:
         self.order = order
         self.rtol = rtol
         self.atol = atol
+        self.render = render
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Options) and vars(self) == vars(other)
@@ -48,7 +52,8 @@ OPTION_FLAGS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "--eig": ("eig", False, ("hessian",)),
     "--mode": ("mode", True, ("jacobian",)),
     "--retain-grad": ("retain_grad", False, ("graph",)),
-    "--order": ("order", True, ("check",)),
+    "--order": ("order", True, ("check", "graph")),
+    "--render": ("render", True, ("graph",)),
     "--rtol": ("rtol", True, ("check",)),
     "--atol": ("atol", True, ("check",)),
 }

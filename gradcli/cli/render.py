@@ -55,6 +55,8 @@ def fmt_array(value: Any, precision: int) -> str:
 
 # -- JSON ------------------------------------------------------------------------------
 def to_json_object(result: Any) -> dict[str, Any]:
+    if isinstance(result, r.PlotResult):
+        return _plot_json(result)
     if isinstance(result, r.FunctionsResult):
         return {"command": "functions", "functions": [
             {"name": row.name, "signature": row.signature, "kind": row.kind,
@@ -81,6 +83,14 @@ def to_json_object(result: Any) -> dict[str, Any]:
         obj["labels"] = result.labels
         obj["jacobian"] = json_array(result.jacobian)
         obj["mode"] = result.mode
+    elif isinstance(result, r.GraphPictureResult):
+        obj["order"] = result.order
+        obj["nodes"] = [{
+            "id": v.id, "kind": v.kind, "label": v.label, "op": v.op, "output": v.output,
+            "shape": list(v.shape), "value": None if v.value is None else json_array(v.value),
+            "grad": None if v.grad is None else json_array(v.grad),
+        } for v in result.model.vertices]
+        obj["edges"] = [list(e) for e in result.model.edges]
     elif isinstance(result, r.GraphResult):
         obj["nodes"] = [{
             "label": row.label, "op": row.op, "grad_fn": row.grad_fn, "shape": list(row.shape),
@@ -99,6 +109,28 @@ def to_json_object(result: Any) -> dict[str, Any]:
             "numeric": json_number(row.numeric), "abs_error": json_number(row.abs_error),
             "rel_error": json_number(row.rel_error), "step": row.step, "ok": row.ok,
         } for row in result.rows]
+    if result.warnings:
+        obj["warnings"] = list(result.warnings)
+    return obj
+
+
+def _plot_json(result: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "command": "plot", "expression": result.expression,
+        "at": {name: json_array(v) for name, v in result.at.items()},
+        "over": [{"name": n, "lo": lo, "hi": hi} for n, lo, hi in result.over],
+    }
+    if result.grid is not None:
+        gx, gy = result.samples
+        obj["x"] = json_array(gx[0])
+        obj["y"] = json_array(gy[:, 0])
+        obj["z"] = json_array(result.grid["z"])
+        obj["gradient"] = {"u": json_array(result.grid["u"]), "v": json_array(result.grid["v"])}
+    else:
+        obj["x"] = json_array(result.samples)
+        obj["series"] = {k: json_array(v) for k, v in result.series.items()}
+    if result.mark:
+        obj["mark"] = {k: json_number(v) for k, v in result.mark.items()}
     if result.warnings:
         obj["warnings"] = list(result.warnings)
     return obj
@@ -157,7 +189,21 @@ def to_csv(result: Any, precision: int | None = None) -> str:
     def num(x: float) -> str:
         return fmt(x, precision) if precision is not None else repr(float(x))
 
-    if isinstance(result, r.FunctionsResult):
+    if isinstance(result, r.PlotResult) and result.grid is None:
+        keys = list(result.series)
+        writer.writerow([result.over[0][0], *keys])
+        for i, x in enumerate(result.samples):
+            writer.writerow([num(x), *(num(result.series[k][i]) for k in keys)])
+    elif isinstance(result, r.PlotResult):
+        (nx, _, _), (ny, _, _) = result.over
+        writer.writerow([nx, ny, "f", f"grad[{nx}]", f"grad[{ny}]"])
+        gx, gy = result.samples
+        grid: dict[str, np.ndarray] = result.grid or {}
+        for index in np.ndindex(gx.shape):
+            writer.writerow([num(float(gx[index])), num(float(gy[index])),
+                             num(float(grid["z"][index])), num(float(grid["u"][index])),
+                             num(float(grid["v"][index]))])
+    elif isinstance(result, r.FunctionsResult):
         writer.writerow(["name", "signature", "kind", "domain", "help"])
         for row in result.rows:
             writer.writerow([row.name, row.signature, row.kind, row.domain or "", row.help])

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from gradcli.cli.options import FORMATS, Options
+from gradcli.cli.options import FORMATS, GRAPH_FORMATS, Options
 from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, GradcliError
 
 
@@ -43,14 +43,18 @@ def execute(command: str, expression_source: str, bindings: list[str], options: 
     err = err or sys.stderr
     text: str | None = expression_source
     try:
-        if options.format not in FORMATS:
-            raise ArgumentError(f"--format must be one of {', '.join(FORMATS)}, "
+        allowed = FORMATS + GRAPH_FORMATS if command == "graph" else FORMATS
+        if options.format not in allowed:
+            raise ArgumentError(f"--format must be one of {', '.join(allowed)}, "
                                 f"not '{options.format}'")
         if options.precision < 1 or options.precision > 17:
             raise ArgumentError("--precision must be between 1 and 17")
         text = read_expression(expression_source)
         at = _bindings([*bindings, *options.at])
         result = _call(command, text, at, options)
+        if options.render:
+            _render_file(result, options.render, err)
+            return EXIT_OK
     except GradcliError as error:
         source = getattr(error, "source", None) or text
         from gradcli.language.diagnostics import render_error
@@ -120,6 +124,9 @@ def _call(command: str, text: str, at: dict[str, Any], options: Options) -> Any:
     if command == "jacobian":
         return compute.jacobian(text, at, _wrt(options.wrt), mode=options.mode)
     if command == "graph":
+        if options.format in GRAPH_FORMATS or options.render or options.order == 2:
+            return compute.graph_picture(text, at, _wrt(options.wrt), _seed(options.seed),
+                                         order=options.order)
         return compute.graph(text, at, _wrt(options.wrt), _seed(options.seed),
                              retain_grad=options.retain_grad)
     if command == "check":
@@ -134,8 +141,11 @@ def use_colour(stream: TextIO) -> bool:
 
 def _render(result: Any, options: Options, out: TextIO) -> None:
     from gradcli.cli import render
+    from gradcli.results import GraphPictureResult
 
-    if options.format == "json":
+    if isinstance(result, GraphPictureResult) and options.format not in ("json",):
+        _render_picture(result, options.format, out)
+    elif options.format == "json":
         out.write(render.to_json(result) + "\n")
     elif options.format == "csv":
         out.write(render.to_csv(result, options.precision if options.precision != 6 else None))
@@ -150,8 +160,116 @@ def _render(result: Any, options: Options, out: TextIO) -> None:
             out.write(render.render_plain(title, blocks))
 
 
+def _picture_title(result: Any) -> str:
+    from gradcli.cli.render import one_line
+
+    kind = "the gradient's graph (create_graph)" if result.order == 2 else "graph"
+    return f"{kind} of {one_line(result.expression)}"
+
+
+def _render_picture(result: Any, format: str, out: TextIO) -> None:
+    from gradcli.drawing import graph
+
+    if format == "dot":
+        out.write(graph.to_dot(result.model, _picture_title(result)))
+    elif format == "mermaid":
+        out.write(graph.to_mermaid(result.model, _picture_title(result)))
+    else:
+        from rich.console import Console
+
+        console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
+        console.print(graph.to_tree(result.model, _picture_title(result)))
+
+
+class MissingToolError(GradcliError):
+    kind = "missing-tool"
+
+
+def _render_file(result: Any, path: str, err: TextIO) -> None:
+    """--render: the graph drawn by Graphviz's dot into an SVG, PNG or PDF file."""
+    import shutil
+    import subprocess
+
+    from gradcli.drawing import graph
+
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in ("svg", "png", "pdf"):
+        raise ArgumentError(f"--render {path}: the file must end in .svg, .png or .pdf")
+    dot = shutil.which("dot")
+    if dot is None:
+        raise MissingToolError(
+            "--render needs Graphviz's 'dot' program, which is not installed",
+            hint="install Graphviz (apt-get install graphviz, brew install graphviz, or "
+                 "graphviz.org), or use --format dot and render the source elsewhere")
+    source = graph.to_dot(result.model, _picture_title(result))
+    done = subprocess.run([dot, f"-T{extension}", "-o", path], input=source, text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise GradcliError(f"dot could not write {path}: {done.stderr.strip()}")
+    err.write(f"wrote {path}\n")
+
+
 def list_functions(options: Options, out: TextIO | None = None) -> int:
     from gradcli import compute
 
     _render(compute.functions(), options, out or sys.stdout)
+    return EXIT_OK
+
+
+def parse_range(text: str) -> tuple[str, float, float]:
+    """--over NAME=LO:HI, where LO and HI are constant expressions (0, -pi, 2*pi)."""
+    from gradcli.language.values import parse_value
+
+    name, sep, bounds = text.partition("=")
+    lo_text, colon, hi_text = bounds.partition(":")
+    if not sep or not colon or not name.strip().isidentifier():
+        raise ArgumentError(f"--over {text}: write NAME=LO:HI, e.g. --over x=-6:6")
+    try:
+        lo, hi = float(parse_value(lo_text)), float(parse_value(hi_text))
+    except (GradcliError, TypeError, ValueError):
+        raise ArgumentError(f"--over {text}: LO and HI must be numbers, e.g. -6 or -pi") \
+            from None
+    return name.strip(), lo, hi
+
+
+def execute_plot(expression_source: str, bindings: list[str], over: list[str], order: int,
+                 samples: int, out_file: str | None, mark: list[str], format: str,
+                 width: int | None, height: int, out: TextIO | None = None,
+                 err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    text: str | None = expression_source
+    try:
+        if format not in FORMATS:
+            raise ArgumentError(f"--format must be one of {', '.join(FORMATS)}, not '{format}'")
+        text = read_expression(expression_source)
+        from gradcli import compute
+
+        result = compute.plot(text, _bindings(bindings), [parse_range(o) for o in over],
+                              order=order, samples=samples, mark=_bindings(mark) or None)
+        for warning in result.warnings:
+            err.write(f"warning: {warning}\n")
+        from gradcli.drawing import plot as drawing
+
+        if out_file:
+            drawing.save_image(result, out_file)
+            err.write(f"wrote {out_file}\n")
+        elif format == "json":
+            from gradcli.cli.render import to_json
+
+            out.write(to_json(result) + "\n")
+        elif format == "csv":
+            from gradcli.cli.render import to_csv
+
+            out.write(to_csv(result))
+        else:
+            import shutil
+
+            columns = width or shutil.get_terminal_size((100, 24)).columns
+            out.write(drawing.terminal_plot(result, columns, height, colour=use_colour(out)))
+    except GradcliError as error:
+        from gradcli.language.diagnostics import render_error
+
+        err.write(render_error(error, getattr(error, "source", None) or text) + "\n")
+        return error.exit_code
     return EXIT_OK
