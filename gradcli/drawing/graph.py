@@ -86,7 +86,9 @@ def graph_model(outputs: list[Tensor], output_labels: list[str] | None = None) -
             vertex = vertices[ids[v]]
             vertex.output = True
             if output_labels and output_labels[k] != vertex.label:
-                vertex.label = f"{output_labels[k]} = {vertex.label}"
+                named = vertex.label != vertex.op  # a user's name or source text
+                vertex.label = f"{output_labels[k]} = {vertex.label}" if named \
+                    else output_labels[k]
     return GraphModel(vertices, edges)
 
 
