@@ -110,6 +110,18 @@ def _require_scalar(program: Program, output: Tensor, command: str) -> None:
                  "does, or use 'gradcli jacobian' for the whole matrix")
 
 
+def _seed_for(program: Program, output: Tensor, seed: Any, command: str) -> np.ndarray | None:
+    """The seed v of vᵀJ: required (and shape-checked) for a non-scalar output."""
+    if seed is None:
+        _require_scalar(program, output, command)
+        return None
+    seed_array = np.asarray(seed, dtype=np.float64)
+    if seed_array.shape != output.shape:
+        raise ShapeError(f"--seed has shape {seed_array.shape} but the output has shape "
+                         f"{output.shape}", hint="give a seed of exactly the output's shape")
+    return seed_array
+
+
 # -- commands ----------------------------------------------------------------------------
 def evaluate(expression: str, at: Mapping[str, Any]) -> EvalResult:
     program, values, _, warnings = _prepare(expression, at, [])
@@ -127,15 +139,7 @@ def gradient(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
     with watch_nonfinite() as log:
         evaluation = program.run(leaves)
         output = evaluation.output
-        seed_array = None
-        if seed is not None:
-            seed_array = np.asarray(seed, dtype=np.float64)
-            if seed_array.shape != output.shape:
-                raise ShapeError(
-                    f"--seed has shape {seed_array.shape} but the output has shape "
-                    f"{output.shape}", hint="give a seed of exactly the output's shape")
-        else:
-            _require_scalar(program, output, "grad")
+        seed_array = _seed_for(program, output, seed, "grad")
         grads = _backward(output, [leaves[n] for n in chosen], seed_array)
     gradient_arrays = {}
     for name, g in zip(chosen, grads, strict=True):
@@ -262,12 +266,7 @@ def graph(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = No
     leaves = _leaves(values, chosen)
     evaluation = program.run(leaves)
     output = evaluation.output
-    seed_array = None if seed is None else np.asarray(seed, dtype=np.float64)
-    if seed_array is None:
-        _require_scalar(program, output, "graph")
-    elif seed_array.shape != output.shape:
-        raise ShapeError(f"--seed has shape {seed_array.shape} but the output has shape "
-                         f"{output.shape}", hint="give a seed of exactly the output's shape")
+    seed_array = _seed_for(program, output, seed, "graph")
     tensors = _unique([*evaluation.values, output])
     if retain_grad:
         for t in tensors:
@@ -396,12 +395,7 @@ def graph_picture(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | N
     leaves = _leaves(values, chosen)
     evaluation = program.run(leaves)
     output = evaluation.output
-    seed_array = None if seed is None else np.asarray(seed, dtype=np.float64)
-    if seed_array is None:
-        _require_scalar(program, output, "graph")
-    elif seed_array.shape != output.shape:
-        raise ShapeError(f"--seed has shape {seed_array.shape} but the output has shape "
-                         f"{output.shape}", hint="give a seed of exactly the output's shape")
+    seed_array = _seed_for(program, output, seed, "graph")
     seed_tensor = None if seed_array is None else Tensor._wrap(seed_array)
     if not output.requires_grad:
         model = graph_model([output])
