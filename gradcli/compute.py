@@ -529,3 +529,24 @@ def _plot_surface(program: Program, expression: str, constants: dict[str, np.nda
     return result_type("plot", expression, {**constants}, out.data, warnings,
                        nonfinite=bad > 0, over=list(over), order=1, samples=(gx, gy),
                        series={}, grid=grid)
+
+
+def run_command(command: str, expression: str, at: Mapping[str, Any],
+                wrt: Sequence[str] | None = None, seed: Any = None, *, eig: bool = False,
+                mode: str = "auto", retain_grad: bool = False, order: int = 1,
+                rtol: float = 1e-5, atol: float = 1e-8) -> Any:
+    """One command by name: what the CLI and batch job files both call."""
+    if command == "eval":
+        return evaluate(expression, at)
+    if command == "grad":
+        return gradient(expression, at, wrt, seed)
+    if command == "hessian":
+        return hessian(expression, at, wrt, eig=eig)
+    if command == "jacobian":
+        return jacobian(expression, at, wrt, mode=mode)
+    if command == "graph":
+        return graph(expression, at, wrt, seed, retain_grad=retain_grad)
+    if command == "check":
+        return check(expression, at, wrt, order=order, rtol=rtol, atol=atol)
+    raise ArgumentError(f"unknown command '{command}'",
+                        hint="one of eval, grad, hessian, jacobian, graph, check")

@@ -6,7 +6,7 @@ Each command only gathers its options into `Options` and hands them to
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,19 @@ Strict = Annotated[bool, typer.Option(
 Wrt = Annotated[str | None, typer.Option(
     "--wrt", metavar="X,Y", help="Differentiate with respect to these variables only "
     "(default: all, in order of first appearance).")]
+Points = Annotated[str | None, typer.Option(
+    "--points", metavar="FILE", help="Evaluate at every point of FILE (.csv, .jsonl or .npz), "
+    "a chunk at a time, vectorised.")]
+Out = Annotated[str | None, typer.Option(
+    "--out", metavar="FILE", help="With --points: write the records to FILE (.csv, .jsonl or "
+    ".npz) instead of stdout, atomically.")]
+ChunkSize = Annotated[int, typer.Option("--chunk-size", help="With --points: rows per pass.")]
+FailFast = Annotated[bool, typer.Option(
+    "--fail-fast", help="With --points: stop at the first bad row (exit 1).")]
+PointsFormat = Annotated[str | None, typer.Option(
+    "--points-format", help="With --points: csv, jsonl or npz, if the extension does not "
+    "say.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="With --points: no progress bar.")]
 Seed = Annotated[str | None, typer.Option(
     "--seed", metavar="VALUE", help="For a non-scalar output: the vector v of v^T J "
     "(as backward(gradient) takes it), e.g. --seed [1,1].")]
@@ -65,6 +78,12 @@ def main_options(
     """
 
 
+def _points(points: str | None, out: str | None, chunk_size: int, fail_fast: bool,
+            points_format: str | None, quiet: bool) -> dict[str, Any]:
+    return {"points": points, "out": out, "chunk_size": chunk_size, "fail_fast": fail_fast,
+            "points_format": points_format, "quiet": quiet}
+
+
 def _finish(code: int) -> None:
     if code:
         raise typer.Exit(code)
@@ -73,7 +92,10 @@ def _finish(code: int) -> None:
 @app.command("eval")
 def eval_command(expression: Expression, bindings: Bindings = None, at: At = None,
                  format: Format = "table", precision: Precision = 6,
-                 strict: Strict = False) -> None:
+                 strict: Strict = False,
+        points: Points = None, out: Out = None, chunk_size: ChunkSize = 4096,
+        fail_fast: FailFast = False, points_format: PointsFormat = None,
+        quiet: Quiet = False) -> None:
     """Print the value of an expression.
 
     Examples:
@@ -83,13 +105,18 @@ def eval_command(expression: Expression, bindings: Bindings = None, at: At = Non
         gradcli eval "m @ m" m=[[1,2],[3,4]] --format json
     """
     _finish(execute("eval", expression, bindings or [],
-                    Options(format=format, precision=precision, at=at or [], strict=strict)))
+                    Options(format=format, precision=precision, at=at or [], strict=strict,
+                            **_points(points, out, chunk_size, fail_fast, points_format,
+                                      quiet))))
 
 
 @app.command("grad")
 def grad_command(expression: Expression, bindings: Bindings = None, at: At = None,
                  wrt: Wrt = None, seed: Seed = None, format: Format = "table",
-                 precision: Precision = 6, strict: Strict = False) -> None:
+                 precision: Precision = 6, strict: Strict = False,
+        points: Points = None, out: Out = None, chunk_size: ChunkSize = 4096,
+        fail_fast: FailFast = False, points_format: PointsFormat = None,
+        quiet: Quiet = False) -> None:
     """Print the value and the gradient with respect to each variable.
 
     Examples:
@@ -101,7 +128,8 @@ def grad_command(expression: Expression, bindings: Bindings = None, at: At = Non
         gradcli grad "[m[0]^2, m[1]^3]" m=[2,3] --seed [1,1]
     """
     _finish(execute("grad", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed, strict=strict)))
+        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed, strict=strict,
+        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
 
 
 @app.command("hessian")
@@ -110,7 +138,10 @@ def hessian_command(expression: Expression, bindings: Bindings = None, at: At = 
                     eig: Annotated[bool, typer.Option(
                         "--eig", help="Add the eigenvalues and classify the point.")] = False,
                     format: Format = "table", precision: Precision = 6,
-                    strict: Strict = False) -> None:
+                    strict: Strict = False,
+        points: Points = None, out: Out = None, chunk_size: ChunkSize = 4096,
+        fail_fast: FailFast = False, points_format: PointsFormat = None,
+        quiet: Quiet = False) -> None:
     """Print the value, the gradient and the Hessian over the flattened variables.
 
     Examples:
@@ -120,7 +151,8 @@ def hessian_command(expression: Expression, bindings: Bindings = None, at: At = 
         gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig
     """
     _finish(execute("hessian", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, eig=eig, strict=strict)))
+        format=format, precision=precision, at=at or [], wrt=wrt, eig=eig, strict=strict,
+        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
 
 
 @app.command("jacobian")
@@ -129,7 +161,10 @@ def jacobian_command(expression: Expression, bindings: Bindings = None, at: At =
                      mode: Annotated[str, typer.Option(
                          "--mode", help="auto, forward or reverse mode.")] = "auto",
                      format: Format = "table", precision: Precision = 6,
-                     strict: Strict = False) -> None:
+                     strict: Strict = False,
+        points: Points = None, out: Out = None, chunk_size: ChunkSize = 4096,
+        fail_fast: FailFast = False, points_format: PointsFormat = None,
+        quiet: Quiet = False) -> None:
     """Print the Jacobian J[i][j] = d f_i / d x_j (rows: outputs, columns: inputs).
 
     Examples:
@@ -139,7 +174,8 @@ def jacobian_command(expression: Expression, bindings: Bindings = None, at: At =
         gradcli jacobian "cos(a)+cos(a+b), sin(a)+sin(a+b)" a=0.3 b=0.5 --format csv
     """
     _finish(execute("jacobian", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, mode=mode, strict=strict)))
+        format=format, precision=precision, at=at or [], wrt=wrt, mode=mode, strict=strict,
+        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
 
 
 @app.command("graph")
@@ -237,6 +273,46 @@ def check_command(expression: Expression, bindings: Bindings = None, at: At = No
     _finish(execute("check", expression, bindings or [], Options(
         format=format, precision=precision, at=at or [], wrt=wrt, order=order, rtol=rtol,
         atol=atol, strict=strict)))
+
+
+@app.command("batch")
+def batch_command(
+    jobs: Annotated[str, typer.Argument(metavar="JOBS.jsonl",
+                                        help="One job a line: a JSON object.")],
+    out: Annotated[str | None, typer.Option(
+        "--out", metavar="FILE", help="Write the results to FILE (atomically) instead of "
+        "stdout.")] = None,
+    format: Annotated[str, typer.Option("--format", help="jsonl (the only format).")
+                      ] = "jsonl",
+) -> None:
+    """Run a file of jobs: one JSON line in, one JSON line out, in order.
+
+    A job: {"id": "a", "command": "grad", "expression": "x*x*y", "at": {"x": 2, "y": 3},
+    "wrt": ["x"]}; command is eval, grad, hessian, jacobian or check; id, wrt and seed
+    are optional. Each result line is what the command prints with --format json, plus
+    "id"; a failed job gives {"id", "error": {"kind", "message", "line"}}. Exit 1 if any
+    job failed.
+
+    Examples:
+
+        gradcli batch samples/jobs.jsonl
+
+        gradcli batch samples/jobs.jsonl --out results.jsonl
+    """
+    from gradcli.cli.jobs import run_jobs
+    from gradcli.errors import GradcliError
+    from gradcli.language.diagnostics import render_error
+
+    if format not in ("jsonl", "json"):
+        raise typer.BadParameter("batch writes JSON lines: --format jsonl",
+                                 param_hint="--format")
+    try:
+        _finish(run_jobs(jobs, out))
+    except GradcliError as error:
+        import sys
+
+        sys.stderr.write(render_error(error, None) + "\n")
+        raise typer.Exit(error.exit_code) from None
 
 
 @app.command("functions")

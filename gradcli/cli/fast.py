@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from gradcli.cli.options import COMMANDS, OPTION_FLAGS, Options
 
-_CONVERT = {"precision": int, "order": int, "rtol": float, "atol": float}
+_CONVERT = {"precision": int, "order": int, "rtol": float, "atol": float, "chunk_size": int}
 
 
 def parse_argv(argv: list[str]) -> tuple[str, str, list[str], Options] | None:

@@ -9,6 +9,8 @@ them).
 from __future__ import annotations
 
 FORMATS = ("table", "json", "csv")
+#: with --points, records go out as CSV, JSON lines or NPZ
+POINT_FORMATS = ("csv", "json", "jsonl", "npz")
 #: graph also draws: a tree in the terminal, Graphviz source, or a Mermaid flowchart
 GRAPH_FORMATS = ("tree", "dot", "mermaid")
 COMMANDS = ("eval", "grad", "hessian", "jacobian", "graph", "check")
@@ -19,7 +21,9 @@ class Options:
                  wrt: str | None = None, seed: str | None = None, strict: bool = False,
                  eig: bool = False, mode: str = "auto", retain_grad: bool = False,
                  order: int = 1, rtol: float = 1e-5, atol: float = 1e-8,
-                 render: str | None = None):
+                 render: str | None = None, points: str | None = None,
+                 out: str | None = None, chunk_size: int = 4096, fail_fast: bool = False,
+                 points_format: str | None = None, quiet: bool = False):
         self.format = format
         self.precision = precision
         self.at: list[str] = list(at or [])
@@ -33,6 +37,12 @@ class Options:
         self.rtol = rtol
         self.atol = atol
         self.render = render
+        self.points = points
+        self.out = out
+        self.chunk_size = chunk_size
+        self.fail_fast = fail_fast
+        self.points_format = points_format
+        self.quiet = quiet
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Options) and vars(self) == vars(other)
@@ -54,6 +64,12 @@ OPTION_FLAGS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "--retain-grad": ("retain_grad", False, ("graph",)),
     "--order": ("order", True, ("check", "graph")),
     "--render": ("render", True, ("graph",)),
+    "--points": ("points", True, ("eval", "grad", "hessian", "jacobian")),
+    "--out": ("out", True, ("eval", "grad", "hessian", "jacobian")),
+    "--chunk-size": ("chunk_size", True, ("eval", "grad", "hessian", "jacobian")),
+    "--fail-fast": ("fail_fast", False, ("eval", "grad", "hessian", "jacobian")),
+    "--points-format": ("points_format", True, ("eval", "grad", "hessian", "jacobian")),
+    "--quiet": ("quiet", False, ("eval", "grad", "hessian", "jacobian")),
     "--rtol": ("rtol", True, ("check",)),
     "--atol": ("atol", True, ("check",)),
 }

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from gradcli.cli.options import FORMATS, GRAPH_FORMATS, Options
+from gradcli.cli.options import FORMATS, GRAPH_FORMATS, POINT_FORMATS, Options
 from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, GradcliError
 
 
@@ -43,7 +43,9 @@ def execute(command: str, expression_source: str, bindings: list[str], options: 
     err = err or sys.stderr
     text: str | None = expression_source
     try:
-        allowed = FORMATS + GRAPH_FORMATS if command == "graph" else FORMATS
+        allowed: tuple[str, ...] = FORMATS + GRAPH_FORMATS if command == "graph" else FORMATS
+        if options.points:
+            allowed = (*FORMATS, *POINT_FORMATS)
         if options.format not in allowed:
             raise ArgumentError(f"--format must be one of {', '.join(allowed)}, "
                                 f"not '{options.format}'")
@@ -51,6 +53,18 @@ def execute(command: str, expression_source: str, bindings: list[str], options: 
             raise ArgumentError("--precision must be between 1 and 17")
         text = read_expression(expression_source)
         at = _bindings([*bindings, *options.at])
+        if options.points:
+            from gradcli.batch.run import run_points
+
+            return run_points(command, text, at, options.points, out_path=options.out,
+                              requested_format=options.format,
+                              points_format=options.points_format,
+                              chunk_size=options.chunk_size, fail_fast=options.fail_fast,
+                              strict=options.strict, quiet=options.quiet,
+                              wrt=_wrt(options.wrt), mode=options.mode, out=out, err=err)
+        if options.out:
+            raise ArgumentError("--out goes with --points (a file of points)",
+                                hint="for one point, redirect the output: ... > file.json")
         result = _call(command, text, at, options)
         if options.render:
             _render_file(result, options.render, err)
@@ -115,24 +129,15 @@ def _wrt(text: str | None) -> list[str] | None:
 def _call(command: str, text: str, at: dict[str, Any], options: Options) -> Any:
     from gradcli import compute
 
-    if command == "eval":
-        return compute.evaluate(text, at)
-    if command == "grad":
-        return compute.gradient(text, at, _wrt(options.wrt), _seed(options.seed))
-    if command == "hessian":
-        return compute.hessian(text, at, _wrt(options.wrt), eig=options.eig)
-    if command == "jacobian":
-        return compute.jacobian(text, at, _wrt(options.wrt), mode=options.mode)
-    if command == "graph":
-        if options.format in GRAPH_FORMATS or options.render or options.order == 2:
-            return compute.graph_picture(text, at, _wrt(options.wrt), _seed(options.seed),
-                                         order=options.order)
-        return compute.graph(text, at, _wrt(options.wrt), _seed(options.seed),
-                             retain_grad=options.retain_grad)
-    if command == "check":
-        return compute.check(text, at, _wrt(options.wrt), order=options.order,
-                             rtol=options.rtol, atol=options.atol)
-    raise ArgumentError(f"unknown command '{command}'")
+    if command == "graph" and (options.format in GRAPH_FORMATS or options.render
+                               or options.order == 2):
+        return compute.graph_picture(text, at, _wrt(options.wrt), _seed(options.seed),
+                                     order=options.order)
+    return compute.run_command(command, text, at, _wrt(options.wrt),
+                               _seed(options.seed) if command in ("grad", "graph") else None,
+                               eig=options.eig, mode=options.mode,
+                               retain_grad=options.retain_grad, order=options.order,
+                               rtol=options.rtol, atol=options.atol)
 
 
 def use_colour(stream: TextIO) -> bool:
