@@ -100,11 +100,18 @@ def test_csv_to_csv_with_documented_columns(capsys, joints, tmp_path):
     code, stdout, err = run(capsys, "jacobian", W1, "--points", joints, "--out", out)
     assert code == 0 and stdout == "" and "rows read: 3, computed: 3, failed: 0" in err
     rows = rows_of(out.read_text())
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's owner-only
     assert list(rows[0]) == ["line", "value[0]", "value[1]", "jac[f[0],a]", "jac[f[0],b]",
                              "jac[f[1],a]", "jac[f[1],b]", "error"]
     assert [r["line"] for r in rows] == ["2", "3", "4"]
     single = compute.jacobian(W1, {"a": 0.3, "b": 0.5})
     assert float(rows[1]["jac[f[0],a]"]) == single.jacobian[0, 0]
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_vector_columns_json_cells_jsonl_and_npz(capsys, tmp_path):

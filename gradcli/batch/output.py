@@ -51,6 +51,7 @@ class Writer:
         directory = os.path.dirname(os.path.abspath(self.path))
         handle, self.temporary = tempfile.mkstemp(
             prefix=f".{os.path.basename(self.path)}.", suffix=".partial", dir=directory)
+        os.chmod(self.temporary, _default_mode())
         return os.fdopen(handle, "w", encoding="utf-8", newline="")
 
     def start(self, names: list[str]) -> None:
@@ -77,6 +78,13 @@ class Writer:
 
     def _close(self) -> None:
         pass
+
+
+def _default_mode() -> int:
+    """The permissions a newly created file gets (mkstemp's own are owner-only)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _runs(record: Record) -> list[tuple[bool, int, int]]:
@@ -209,6 +217,7 @@ class NpzWriter(Writer):
         handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.",
                                              suffix=".partial", dir=directory)
         os.close(handle)
+        os.chmod(temporary, _default_mode())
         self.temporary = temporary
         with zipfile.ZipFile(temporary, "w", allowZip64=True) as archive:
             entries = [("line", "<i8"), *((n, "<f8") for n in self.names)]

@@ -172,6 +172,8 @@ def jacobian_command(expression: Expression, bindings: Bindings = None, at: At =
         gradcli jacobian "[m[0]^2 + 3*m[1], m[1]^2 + 2*m[0]]" m=[2,3]
 
         gradcli jacobian "cos(a)+cos(a+b), sin(a)+sin(a+b)" a=0.3 b=0.5 --format csv
+
+        gradcli jacobian "[cos(a)+cos(a+b), sin(a)+sin(a+b)]" --points joints.csv --out J.csv
     """
     _finish(execute("jacobian", expression, bindings or [], Options(
         format=format, precision=precision, at=at or [], wrt=wrt, mode=mode, strict=strict,

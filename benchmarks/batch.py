@@ -1,0 +1,130 @@
+"""Batch benchmark: many points, one expression, against plain numpy.
+
+W1: the Jacobian of [cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)] over (a, b).
+W2: the gradient of sum_i exp(-x_i^2)*sin(3*x_i) + log(1 + x_i^2) + sum_i x_i*x_{i+1}
+    over ten scalar variables x0 ... x9.
+
+Two ratios each, measured in the same run (medians):
+* engine: gradcli's batched pass (values and derivatives, chunk by chunk) against
+  plain numpy evaluating the same function once, without derivatives.
+  Targets: <= 0.6 on W1, <= 0.75 on W2.
+* CLI: `gradcli ... --points in.csv --out out.csv` against a script that reads the
+  CSV with numpy.loadtxt, evaluates the function with numpy and writes it with
+  numpy.savetxt. Target: below 1.
+
+Run: python benchmarks/batch.py [--points N] [--cli-points N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from gradcli.batch.compute import chunk_columns
+from gradcli.language import parse
+
+W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"
+W2 = (" + ".join(f"exp(-x{i}^2)*sin(3*x{i}) + log(1 + x{i}^2)" for i in range(10)) + " + "
+      + " + ".join(f"x{i}*x{i + 1}" for i in range(9)))
+
+
+def w1_numpy(columns: dict[str, np.ndarray]) -> np.ndarray:
+    a, b = columns["a"], columns["b"]
+    return np.stack([np.cos(a) + 0.5 * np.cos(a + b), np.sin(a) + 0.5 * np.sin(a + b)],
+                    axis=1)
+
+
+def w2_numpy(columns: dict[str, np.ndarray]) -> np.ndarray:
+    xs = [columns[f"x{i}"] for i in range(10)]
+    total = sum(np.exp(-x**2) * np.sin(3 * x) + np.log(1 + x**2) for x in xs)
+    return total + sum(xs[i] * xs[i + 1] for i in range(9))  # type: ignore[no-any-return]
+
+
+def median_time(action: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def engine(command: str, text: str, columns: dict[str, np.ndarray], chunk: int) -> None:
+    program = parse(text)
+    total = next(iter(columns.values())).shape[0]
+    for start in range(0, total, chunk):
+        part = {n: v[start:start + chunk] for n, v in columns.items()}
+        chunk_columns(command, program, part, {})
+
+
+NUMPY_SCRIPT = """
+import sys, numpy as np
+data = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, ndmin=2)
+{body}
+np.savetxt(sys.argv[2], result, delimiter=",", fmt="%.17g")
+"""
+W1_BODY = ("a, b = data[:, 0], data[:, 1]\n"
+           "result = np.stack([np.cos(a) + 0.5*np.cos(a+b), np.sin(a) + 0.5*np.sin(a+b)], 1)")
+W2_BODY = ("xs = [data[:, i] for i in range(10)]\n"
+           "result = sum(np.exp(-x**2)*np.sin(3*x) + np.log(1 + x**2) for x in xs)"
+           " + sum(xs[i]*xs[i+1] for i in range(9))")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--cli-points", type=int, default=200_000)
+    parser.add_argument("--chunk", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    workloads = [
+        ("W1", "jacobian", W1, ["a", "b"], w1_numpy, W1_BODY),
+        ("W2", "grad", W2, [f"x{i}" for i in range(10)], w2_numpy, W2_BODY),
+    ]
+    print(f"engine: {args.points:,} points, chunks of {args.chunk}; medians of {args.repeats}")
+    print(f"{'':4} {'gradcli s':>10} {'numpy forward s':>16} {'ratio':>7} {'target':>7}")
+    for name, command, text, variables, reference, _ in workloads:
+        columns = {v: rng.uniform(-1.5, 1.5, args.points) for v in variables}
+        ours = median_time(lambda: engine(command, text, columns, args.chunk), args.repeats)
+        plain = median_time(lambda: reference(columns), args.repeats)
+        target = 0.6 if name == "W1" else 0.75
+        verdict = "ok" if ours / plain <= target else "MISS"
+        print(f"{name:4} {ours:>10.3f} {plain:>16.3f} {ours / plain:>7.2f} {target:>7} "
+              f"{verdict}")
+
+    entry = shutil.which("gradcli", path=os.path.dirname(sys.executable)) or "gradcli"
+    print(f"\nCLI end to end, CSV to CSV: {args.cli_points:,} points; medians of "
+          f"{args.repeats}")
+    print(f"{'':4} {'gradcli s':>10} {'numpy script s':>15} {'ratio':>7} {'target':>7}")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, command, text, variables, _, body in workloads:
+            points = os.path.join(folder, f"{name}.csv")
+            data = rng.uniform(-1.5, 1.5, (args.cli_points, len(variables)))
+            np.savetxt(points, data, delimiter=",", fmt="%.17g", header=",".join(variables),
+                       comments="")
+            script = os.path.join(folder, f"{name}.py")
+            with open(script, "w") as f:
+                f.write(NUMPY_SCRIPT.format(body=body))
+            ours_cmd = [entry, command, text, "--points", points, "--out",
+                        os.path.join(folder, f"{name}-out.csv"), "--quiet"]
+            numpy_cmd = [sys.executable, script, points, os.path.join(folder, f"{name}-np.csv")]
+            run = lambda cmd: subprocess.run(cmd, check=False, capture_output=True)  # noqa: E731
+            ours = median_time(lambda: run(ours_cmd), args.repeats)
+            plain = median_time(lambda: run(numpy_cmd), args.repeats)
+            verdict = "ok" if ours < plain else "MISS"
+            print(f"{name:4} {ours:>10.3f} {plain:>15.3f} {ours / plain:>7.2f} {'< 1':>7} "
+                  f"{verdict}")
+
+
+if __name__ == "__main__":
+    main()
