@@ -118,7 +118,7 @@ def main() -> None:
             ours_cmd = [entry, command, text, "--points", points, "--out",
                         os.path.join(folder, f"{name}-out.csv"), "--quiet"]
             numpy_cmd = [sys.executable, script, points, os.path.join(folder, f"{name}-np.csv")]
-            run = lambda cmd: subprocess.run(cmd, check=False, capture_output=True)  # noqa: E731
+            run = lambda cmd: subprocess.run(cmd, check=False, capture_output=True)
             ours = median_time(lambda: run(ours_cmd), args.repeats)
             plain = median_time(lambda: run(numpy_cmd), args.repeats)
             verdict = "ok" if ours < plain else "MISS"
