@@ -79,6 +79,10 @@ W2_BODY = ("xs = [data[:, i] for i in range(10)]\n"
            " + sum(xs[i]*xs[i+1] for i in range(9))")
 
 
+def _quietly(command: list[str]) -> None:
+    subprocess.run(command, check=False, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -95,8 +99,9 @@ def main() -> None:
     print(f"{'':4} {'gradcli s':>10} {'numpy forward s':>16} {'ratio':>7} {'target':>7}")
     for name, command, text, variables, reference, _ in workloads:
         columns = {v: rng.uniform(-1.5, 1.5, args.points) for v in variables}
-        ours = median_time(lambda: engine(command, text, columns, args.chunk), args.repeats)
-        plain = median_time(lambda: reference(columns), args.repeats)
+        ours = median_time(lambda c=command, t=text, p=columns: engine(c, t, p, args.chunk),
+                           args.repeats)
+        plain = median_time(lambda r=reference, p=columns: r(p), args.repeats)
         target = 0.6 if name == "W1" else 0.75
         verdict = "ok" if ours / plain <= target else "MISS"
         print(f"{name:4} {ours:>10.3f} {plain:>16.3f} {ours / plain:>7.2f} {target:>7} "
@@ -118,9 +123,8 @@ def main() -> None:
             ours_cmd = [entry, command, text, "--points", points, "--out",
                         os.path.join(folder, f"{name}-out.csv"), "--quiet"]
             numpy_cmd = [sys.executable, script, points, os.path.join(folder, f"{name}-np.csv")]
-            run = lambda cmd: subprocess.run(cmd, check=False, capture_output=True)
-            ours = median_time(lambda: run(ours_cmd), args.repeats)
-            plain = median_time(lambda: run(numpy_cmd), args.repeats)
+            ours = median_time(lambda c=ours_cmd: _quietly(c), args.repeats)
+            plain = median_time(lambda c=numpy_cmd: _quietly(c), args.repeats)
             verdict = "ok" if ours < plain else "MISS"
             print(f"{name:4} {ours:>10.3f} {plain:>15.3f} {ours / plain:>7.2f} {'< 1':>7} "
                   f"{verdict}")
