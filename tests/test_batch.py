@@ -153,6 +153,15 @@ def test_bad_rows_keep_their_place_and_the_rest_is_computed(capsys, tmp_path):
     assert rows[1]["value"] == ""
 
 
+def test_a_row_with_extra_cells_is_bad_not_trimmed(capsys, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("a,b\n1,2\n2,3,4\n")
+    code, out, _ = run(capsys, "eval", "a*b", "--points", path)
+    rows = rows_of(out)
+    assert code == 1 and rows[0]["value"] == "2"
+    assert "extra" in rows[1]["error"] and rows[1]["value"] == ""
+
+
 def test_fail_fast_stops_at_the_first_bad_row(capsys, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("x\n1\n2\nbad\n4\n")

@@ -171,9 +171,10 @@ def _csv_rows(rows: list[str], numbers: list[int], layout: _Layout, width: int) 
     shapes = dict(layout.shapes)
     for cells, line in zip(csv.reader(rows), numbers, strict=True):
         try:
-            if len(cells) < width:
-                raise ValueError(f"{width - len(cells)} missing column(s): the header has "
-                                 f"{width}, this row {len(cells)}")
+            if len(cells) != width:
+                problem = "missing" if len(cells) < width else "extra"
+                raise ValueError(f"{abs(width - len(cells))} {problem} column(s): the header "
+                                 f"has {width}, this row {len(cells)}")
             row: dict[str, np.ndarray] = {}
             for name, column in layout.scalar.items():
                 row[name] = _cell(cells[column], name, shapes)
