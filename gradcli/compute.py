@@ -150,9 +150,9 @@ def gradient(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
                         "the variable does not affect the output): reported as 0")
     warnings += _nonfinite_warnings(program, evaluation, values)
     warnings += _check_derivatives(gradient_arrays, log, "the gradient")
-    return GradResult("grad", expression, values, output.data, warnings,
-                      nonfinite=bool(warnings and (evaluation.nonfinite is not None or any(
-                          not np.all(np.isfinite(v)) for v in gradient_arrays.values()))),
+    nonfinite = evaluation.nonfinite is not None or not np.isfinite(output.data).all() or \
+        any(not np.isfinite(v).all() for v in gradient_arrays.values())
+    return GradResult("grad", expression, values, output.data, warnings, nonfinite=nonfinite,
                       gradient=gradient_arrays, seed=seed_array)
 
 
