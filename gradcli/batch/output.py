@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import shutil
 import sys
@@ -22,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from gradcli.errors import GradcliError
+from gradcli.numbers import json_number
 
 
 class Record:
@@ -146,14 +146,6 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def _json_number(x: float) -> float | str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
 class JsonlWriter(Writer):
     def start(self, names: list[str]) -> None:
         self.names = names
@@ -168,7 +160,7 @@ class JsonlWriter(Writer):
             obj: dict[str, Any] = {"line": line}
             if good:
                 for name, values in zip(self.names, columns, strict=True):
-                    obj[name] = _json_number(values[good_index])
+                    obj[name] = json_number(values[good_index])
                 good_index += 1
             if line in record.errors:
                 obj["error"] = record.errors[line]

@@ -161,13 +161,37 @@ def _columns_to_values(table: np.ndarray, layout: _Layout) -> dict[str, np.ndarr
     return values
 
 
+class _Rows:
+    """A chunk being read row by row: good rows' values, and bad rows' reasons."""
+
+    def __init__(self, names: Sequence[str]):
+        self.numbers: list[int] = []
+        self.good: list[bool] = []
+        self.errors: dict[int, str] = {}
+        self.parsed: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+    def add(self, line: int, row: dict[str, np.ndarray]) -> None:
+        self.numbers.append(line)
+        for name, value in row.items():
+            self.parsed[name].append(value)
+        self.good.append(True)
+
+    def fail(self, line: int, problem: Exception) -> None:
+        self.numbers.append(line)
+        self.errors[line] = f"line {line}: {problem}"
+        self.good.append(False)
+
+    def chunk(self, shapes: dict[str, tuple[int, ...]]) -> Chunk:
+        values = {name: np.array(items) if items else np.zeros((0, *shapes.get(name, ())))
+                  for name, items in self.parsed.items()}
+        return Chunk(self.numbers, self.good, values, self.errors)
+
+
 def _csv_rows(rows: list[str], numbers: list[int], layout: _Layout, width: int) -> Chunk:
     """Row by row: the slow path that finds out which rows are bad and why."""
     import csv
 
-    good: list[bool] = []
-    errors: dict[int, str] = {}
-    parsed: dict[str, list[np.ndarray]] = {name: [] for name in layout.provided}
+    result = _Rows(layout.provided)
     shapes = dict(layout.shapes)
     for cells, line in zip(csv.reader(rows), numbers, strict=True):
         try:
@@ -181,15 +205,10 @@ def _csv_rows(rows: list[str], numbers: list[int], layout: _Layout, width: int) 
             for name, entries in layout.elements.items():
                 row[name] = np.array([_number(cells[c], f"{name}{list(i)}") for i, c in entries]
                                      ).reshape(shapes[name])
-            for name, value in row.items():
-                parsed[name].append(value)
-            good.append(True)
+            result.add(line, row)
         except ValueError as exc:
-            errors[line] = f"line {line}: {exc}"
-            good.append(False)
-    values = {name: np.array(items) if items else np.zeros((0, *shapes.get(name, ())))
-              for name, items in parsed.items()}
-    return Chunk(numbers, good, values, errors)
+            result.fail(line, exc)
+    return result.chunk(shapes)
 
 
 def _number(cell: str, what: str) -> float:
@@ -247,42 +266,38 @@ def _jsonl_chunks(path: str, provided: list[str], chunk_size: int) -> Iterator[C
     with open(path, encoding="utf-8") as f:
         line = 0
         while True:
-            numbers: list[int] = []
-            good: list[bool] = []
-            errors: dict[int, str] = {}
-            parsed: dict[str, list[np.ndarray]] = {name: [] for name in provided}
+            rows = _Rows(provided)
             for text in f:
                 line += 1
                 if not text.strip():
                     continue
-                numbers.append(line)
                 try:
-                    record = json.loads(text)
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
-                    row = {}
-                    for name in provided:
-                        if name not in record:
-                            raise ValueError(f"no value for {name}")
-                        try:
-                            value = np.asarray(record[name], dtype=np.float64)
-                        except (ValueError, TypeError):
-                            raise ValueError(f"{name} is {record[name]!r}, not a number or "
-                                             "an array of numbers") from None
-                        row[name] = _check_shape(value, name, shapes)
-                    for name, value in row.items():
-                        parsed[name].append(value)
-                    good.append(True)
+                    rows.add(line, _json_row(text, provided, shapes))
                 except ValueError as exc:
-                    errors[line] = f"line {line}: {exc}"
-                    good.append(False)
-                if len(numbers) == chunk_size:
+                    rows.fail(line, exc)
+                if len(rows.numbers) == chunk_size:
                     break
-            if not numbers:
+            if not rows.numbers:
                 return
-            values = {name: np.array(items) if items else np.zeros((0, *shapes.get(name, ())))
-                      for name, items in parsed.items()}
-            yield Chunk(numbers, good, values, errors)
+            yield rows.chunk(shapes)
+
+
+def _json_row(text: str, provided: list[str], shapes: dict[str, tuple[int, ...]]
+              ) -> dict[str, np.ndarray]:
+    record = json.loads(text)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    row = {}
+    for name in provided:
+        if name not in record:
+            raise ValueError(f"no value for {name}")
+        try:
+            value = np.asarray(record[name], dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name} is {record[name]!r}, not a number or an array of "
+                             "numbers") from None
+        row[name] = _check_shape(value, name, shapes)
+    return row
 
 
 # -- NPZ ----------------------------------------------------------------------------------

@@ -18,16 +18,9 @@ from typing import Any
 import numpy as np
 
 from gradcli import results as r
+from gradcli.numbers import json_number
 
 # -- numbers ---------------------------------------------------------------------------
-
-
-def json_number(x: float) -> float | str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def json_array(value: Any) -> Any:
