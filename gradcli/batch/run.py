@@ -49,7 +49,7 @@ def output_format(out_path: str | None, requested: str) -> str:
 
 def run_points(command: str, expression: str, constants: Mapping[str, Any], points: str,
                *, out_path: str | None = None, requested_format: str = "csv",
-               points_format: str | None = None, chunk_size: int = 4096,
+               points_format: str | None = None, chunk_size: int = 16384,
                fail_fast: bool = False, strict: bool = False, quiet: bool = False,
                wrt: Sequence[str] | None = None, mode: str = "auto",
                out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -22,6 +22,8 @@ from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import lookup
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor, apply, as_tensor
 from gradcli.engine.watch import Watch
+
+_new = object.__new__
 from gradcli.errors import AutogradError, ShapeError
 
 Vertex = Node | AccumulateGrad
@@ -207,7 +209,8 @@ def _propagate(node: Node, g: Tensor, buffers: dict[Vertex, Tensor],
     saved = node.saved
     params = node.params
     assert saved is not None and node.out is not None
-    out = Tensor._wrap(node.out)
+    out = _new(Tensor)
+    out.data = node.out
     if create_graph:
         out.grad_fn, out.requires_grad = node, True
     rules = op.vjp

@@ -82,8 +82,15 @@ class Node:
         """For each input, the vertex its gradient flows into (None: a constant)."""
         edges = self._edges
         if edges is None:
-            assert self.saved is not None
-            edges = self._edges = tuple(_edge(t) for t in self.saved)
+            saved = self.saved
+            assert saved is not None
+            if len(saved) == 2:  # most ops: spelled out, no generator
+                edges = (_edge(saved[0]), _edge(saved[1]))
+            elif len(saved) == 1:
+                edges = (_edge(saved[0]),)
+            else:
+                edges = tuple(_edge(t) for t in saved)
+            self._edges = edges
         return edges
 
     def name(self) -> str:
@@ -363,17 +370,21 @@ def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
 def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
     """Run `op` forward and, if any input requires grad, record a Node for it."""
     try:
-        if len(inputs) == 1:
-            out = op.forward(inputs[0].data, **params)
-        elif len(inputs) == 2:
-            out = op.forward(inputs[0].data, inputs[1].data, **params)
-        else:
+        n = len(inputs)
+        if params:
             out = op.forward(*[t.data for t in inputs], **params)
+        elif n == 2:  # the common cases, spelled out: no argument lists to build
+            out = op.forward(inputs[0].data, inputs[1].data)
+        elif n == 1:
+            out = op.forward(inputs[0].data)
+        else:
+            out = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as exc:
         raise _engine_error(op, inputs, params, exc) from None
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
-    result = Tensor._wrap(out)
+    result = _new(Tensor)
+    result.data = out
     if GradMode.enabled and op.differentiable:
         for t in inputs:
             if t.requires_grad:
