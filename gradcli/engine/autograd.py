@@ -22,9 +22,9 @@ from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import lookup
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor, apply, as_tensor
 from gradcli.engine.watch import Watch
+from gradcli.errors import AutogradError, ShapeError
 
 _new = object.__new__
-from gradcli.errors import AutogradError, ShapeError
 
 Vertex = Node | AccumulateGrad
 
