@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import median_time
 
 from gradcli.batch.compute import chunk_columns
 from gradcli.language import parse
@@ -48,14 +46,6 @@ def w2_numpy(columns: dict[str, np.ndarray]) -> np.ndarray:
     total = sum(np.exp(-x**2) * np.sin(3 * x) + np.log(1 + x**2) for x in xs)
     return total + sum(xs[i] * xs[i + 1] for i in range(9))  # type: ignore[no-any-return]
 
-
-def median_time(action: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def engine(command: str, text: str, columns: dict[str, np.ndarray], chunk: int) -> None:

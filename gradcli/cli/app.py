@@ -93,9 +93,9 @@ def _finish(code: int) -> None:
 def eval_command(expression: Expression, bindings: Bindings = None, at: At = None,
                  format: Format = "table", precision: Precision = 6,
                  strict: Strict = False,
-        points: Points = None, out: Out = None, chunk_size: ChunkSize = 16384,
-        fail_fast: FailFast = False, points_format: PointsFormat = None,
-        quiet: Quiet = False) -> None:
+                 points: Points = None, out: Out = None,
+                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value of an expression.
 
     Examples:
@@ -114,9 +114,9 @@ def eval_command(expression: Expression, bindings: Bindings = None, at: At = Non
 def grad_command(expression: Expression, bindings: Bindings = None, at: At = None,
                  wrt: Wrt = None, seed: Seed = None, format: Format = "table",
                  precision: Precision = 6, strict: Strict = False,
-        points: Points = None, out: Out = None, chunk_size: ChunkSize = 16384,
-        fail_fast: FailFast = False, points_format: PointsFormat = None,
-        quiet: Quiet = False) -> None:
+                 points: Points = None, out: Out = None,
+                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value and the gradient with respect to each variable.
 
     Examples:
@@ -139,9 +139,9 @@ def hessian_command(expression: Expression, bindings: Bindings = None, at: At = 
                         "--eig", help="Add the eigenvalues and classify the point.")] = False,
                     format: Format = "table", precision: Precision = 6,
                     strict: Strict = False,
-        points: Points = None, out: Out = None, chunk_size: ChunkSize = 16384,
-        fail_fast: FailFast = False, points_format: PointsFormat = None,
-        quiet: Quiet = False) -> None:
+                 points: Points = None, out: Out = None,
+                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value, the gradient and the Hessian over the flattened variables.
 
     Examples:
@@ -162,9 +162,9 @@ def jacobian_command(expression: Expression, bindings: Bindings = None, at: At =
                          "--mode", help="auto, forward or reverse mode.")] = "auto",
                      format: Format = "table", precision: Precision = 6,
                      strict: Strict = False,
-        points: Points = None, out: Out = None, chunk_size: ChunkSize = 16384,
-        fail_fast: FailFast = False, points_format: PointsFormat = None,
-        quiet: Quiet = False) -> None:
+                 points: Points = None, out: Out = None,
+                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the Jacobian J[i][j] = d f_i / d x_j (rows: outputs, columns: inputs).
 
     Examples:

@@ -1,0 +1,17 @@
+"""Timing shared by the benchmark scripts: medians, because this machine is noisy."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_time(action: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of `repeats` calls of `action`."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
