@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 from timing import median_time
 
-from gradcli.batch.compute import chunk_columns
+from gradcli.batch.compute import BatchKernel
 from gradcli.language import parse
 
 W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"
@@ -49,11 +49,10 @@ def w2_numpy(columns: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def engine(command: str, text: str, columns: dict[str, np.ndarray], chunk: int) -> None:
-    program = parse(text)
+    kernel = BatchKernel(command, parse(text), {})
     total = next(iter(columns.values())).shape[0]
     for start in range(0, total, chunk):
-        part = {n: v[start:start + chunk] for n, v in columns.items()}
-        chunk_columns(command, program, part, {})
+        kernel.columns({n: v[start:start + chunk] for n, v in columns.items()})
 
 
 NUMPY_SCRIPT = """
@@ -77,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--cli-points", type=int, default=200_000)
-    parser.add_argument("--chunk", type=int, default=16384)
+    parser.add_argument("--chunk", type=int, default=65536)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(0)

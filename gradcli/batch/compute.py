@@ -10,16 +10,18 @@ the batched graph, all points at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from gradcli.batch.plan import Plan, build_plan
 from gradcli.batch.vectorise import evaluate_batched
 from gradcli.compute import NotScalarError, flat_labels
 from gradcli.engine.autograd import grad
 from gradcli.engine.mode import enable_grad
 from gradcli.engine.tensor import Tensor
+from gradcli.engine.trace import recording
 from gradcli.errors import ArgumentError, Span
 from gradcli.language.program import Program
 
@@ -56,18 +58,225 @@ def _one_hot_tangents(names: Sequence[str], points: Mapping[str, np.ndarray]
     return tangents
 
 
+MAX_REPLAYED_PASSES = 64
+"""Jacobians and Hessians needing more backward passes than this skip the replay."""
+DEFAULT_BLOCK = 16384
+"""Points per replayed block: small enough that a block's working set stays in cache."""
+
+
 def chunk_columns(command: str, program: Program, points: Mapping[str, np.ndarray],
                   constants: Mapping[str, Any], wrt: Sequence[str] | None = None,
-                  mode: str = "auto") -> Columns:
+                  mode: str = "auto", replay: bool = True) -> Columns:
     """Every output column for this chunk of points (all arrays of length `size`)."""
+    kernel = BatchKernel(command, program, constants, wrt, mode, replay=replay)
+    return kernel.columns(points)
+
+
+class BatchKernel:
+    """One command on one program over many chunks of points.
+
+    The first chunk is run through the engine with a recorder attached; the
+    recording becomes a `Plan` that later chunks replay (see `batch.plan`).
+    Where a recording cannot be replayed (a rule built a mask from its
+    inputs' data, or too many backward passes), every chunk goes through the
+    engine instead: slower, same results.
+    """
+
+    def __init__(self, command: str, program: Program, constants: Mapping[str, Any],
+                 wrt: Sequence[str] | None = None, mode: str = "auto",
+                 block: int = DEFAULT_BLOCK, replay: bool = True):
+        if mode not in ("auto", "forward", "reverse"):
+            raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
+        self.command = command
+        self.program = program
+        self.constants = constants
+        self.wrt = wrt
+        self.mode = mode
+        self.block = block
+        self.replay = replay
+        self._compiled: dict[Any, tuple[Plan, Assemble] | None] = {}
+        self.replayed = False  # whether the last chunk came from a plan (for tests)
+
+    def _chosen(self, points: Mapping[str, np.ndarray]) -> list[str]:
+        chosen = list(self.wrt) if self.wrt is not None else [
+            n for n in self.program.free_variables if n in points]
+        for name in chosen:
+            if name not in points:
+                raise ArgumentError(f"--wrt names '{name}', which does not come from the "
+                                    "point file", hint="derivatives are taken with respect "
+                                    "to the variables in the point file")
+        return chosen
+
+    def columns(self, points: Mapping[str, np.ndarray]) -> Columns:
+        chosen = self._chosen(points)
+        names = list(points)
+        size = points[names[0]].shape[0]
+        compiled = None
+        if self.replay and size > 0:
+            key = tuple((n, points[n].shape[1:]) for n in names)
+            if key not in self._compiled:
+                self._compiled[key] = self._compile(points, chosen)
+            compiled = self._compiled[key]
+        self.replayed = compiled is not None
+        if compiled is None:
+            return _eager_columns(self.command, self.program, points, self.constants,
+                                  chosen, self.mode)
+        plan, assemble = compiled
+        arrays = plan.run([np.asarray(points[n], dtype=np.float64) for n in names], size)
+        return assemble(arrays, size)
+
+    def _compile(self, points: Mapping[str, np.ndarray], chosen: list[str]
+                 ) -> tuple[Plan, Assemble] | None:
+        size = next(iter(points.values())).shape[0]
+        block = max(1, min(self.block, size))
+        differentiate = self.command != "eval"
+        leaves = {n: Tensor(_padded(np.asarray(v[:block], dtype=np.float64), block),
+                            requires_grad=differentiate and n in chosen)
+                  for n, v in points.items()}
+        with recording() as recorder, enable_grad(), np.errstate(all="ignore"):
+            requested, assemble = _recorded_stage(self.command, self.program, leaves,
+                                                  self.constants, block, chosen)
+        if recorder.opaque is not None or requested is None:
+            return None
+        outputs = [t.data for t in requested if t is not None]
+        if any(np.shape(o)[:1] != (block,) for o in outputs):
+            return None
+        plan = build_plan(recorder.entries, [leaves[n].data for n in points], outputs,
+                          block)
+        replayed = plan.run_block([leaves[n].data[::-1] for n in points])
+        if not all(_agrees(r, o[::-1]) for r, o in zip(replayed, outputs, strict=True)):
+            return None  # the recording missed something: stay with the engine
+        return plan, _filling(requested, assemble)
+
+
+Assemble = Callable[[list[np.ndarray], int], Columns]
+
+
+def _agrees(replayed: np.ndarray, recorded: np.ndarray) -> bool:
+    """Equal wherever the engine's value is finite (a structural zero may replace a NaN)."""
+    replayed = np.broadcast_to(replayed, recorded.shape)
+    finite = np.isfinite(recorded)
+    return bool(np.allclose(replayed[finite], recorded[finite], rtol=1e-12, atol=0.0))
+
+
+def _filling(requested: list[Tensor | None], assemble: Callable[..., Columns]) -> Assemble:
+    """Put None back where a requested derivative was unused (zero)."""
+    present = [t is not None for t in requested]
+
+    def fill(arrays: list[np.ndarray], size: int) -> Columns:
+        values = iter(arrays)
+        return assemble([next(values) if p else None for p in present], size)
+    return fill
+
+
+def _padded(part: np.ndarray, block: int) -> np.ndarray:
+    missing = block - part.shape[0]
+    if missing <= 0:
+        return part
+    return np.concatenate([part, np.repeat(part[-1:], missing, axis=0)])
+
+
+def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor],
+                    constants: Mapping[str, Any], size: int, chosen: list[str]
+                    ) -> tuple[list[Tensor | None] | None, Callable[..., Columns]]:
+    """The values and derivatives as engine tensors, every step an op (for recording).
+
+    Derivatives are all reverse mode with `create_graph`, one pass per output
+    element (Jacobians) or per gradient element (Hessians), so that the whole
+    computation is recorded; the plan merges what the passes share.
+    """
+    shapes = {n: tuple(leaves[n].shape[1:]) for n in leaves}
+    out = evaluate_batched(program, leaves, constants, size)
+    requested: list[Tensor | None] = [out]
+    if command == "eval" or not chosen:
+        return requested, lambda arrays, n: _value_columns(arrays[0])
+    inputs = [leaves[n] for n in chosen]
+    counts = [int(np.prod(shapes[n], dtype=np.int64)) for n in chosen]
+    total = sum(counts)
+
+    def rows_of(target: Tensor, seeds: list[np.ndarray]) -> list[Tensor | None]:
+        rows: list[Tensor | None] = []
+        for seed in seeds:
+            if target.requires_grad:
+                rows += grad(target, inputs, grad_outputs=Tensor._wrap(seed),
+                             retain_graph=True, create_graph=True, allow_unused=True)
+            else:
+                rows += [None] * len(inputs)
+        return rows
+
+    def matrix(arrays: list[np.ndarray | None], n_rows: int, n: int) -> np.ndarray:
+        """(n, n_rows, total): row r holds the derivative of element r by every input."""
+        blocks = []
+        for r in range(n_rows):
+            row = arrays[r * len(inputs):(r + 1) * len(inputs)]
+            blocks.append(np.concatenate(
+                [np.zeros((n, c)) if a is None else np.reshape(a, (n, c))
+                 for a, c in zip(row, counts, strict=True)], axis=1))
+        return np.stack(blocks, axis=1)
+
+    if command in ("grad", "hessian"):
+        if out.ndim != 1:
+            raise NotScalarError(
+                f"{command} needs a scalar output at each point, but the expression "
+                f"gives shape {out.shape[1:]}", span=Span(0, len(program.text)),
+                hint="use jacobian for vector outputs")
+        grads = list(grad(out, inputs, grad_outputs=Tensor._wrap(np.ones(size)),
+                          allow_unused=True, create_graph=True)) if out.requires_grad \
+            else [None] * len(inputs)
+        requested += grads
+        if command == "hessian":
+            if total > MAX_REPLAYED_PASSES:
+                return None, _value_columns
+            for g, count, name in zip(grads, counts, chosen, strict=True):
+                seeds = []
+                for e in range(count):
+                    seed = np.zeros((size, count))
+                    seed[:, e] = 1.0
+                    seeds.append(seed.reshape((size, *shapes[name])))
+                if g is None:
+                    requested += [None] * (len(inputs) * count)
+                else:
+                    requested += rows_of(g, seeds)
+
+        def assemble_gradient(arrays: list[np.ndarray | None], n: int) -> Columns:
+            columns = _value_columns(arrays[0])  # type: ignore[arg-type]
+            for k, name in enumerate(chosen):
+                g = arrays[1 + k]
+                columns += _per_element("grad", name, np.zeros((n, *shapes[name]))
+                                        if g is None else np.reshape(g, (n, *shapes[name])))
+            if command == "hessian":
+                labels = _labels(chosen, shapes)
+                h = matrix(arrays[1 + len(chosen):], total, n)
+                columns += [(f"hess[{a},{b}]", h[:, i, j]) for i, a in enumerate(labels)
+                            for j, b in enumerate(labels)]
+            return columns
+        return requested, assemble_gradient
+
+    out_shape = tuple(out.shape[1:])
+    m = int(np.prod(out_shape, dtype=np.int64))
+    if m > MAX_REPLAYED_PASSES:
+        return None, _value_columns
+    seeds = []
+    for i in range(m):
+        seed = np.zeros((size, m))
+        seed[:, i] = 1.0
+        seeds.append(seed.reshape((size, *out_shape)))
+    requested += rows_of(out, seeds)
+
+    def assemble_jacobian(arrays: list[np.ndarray | None], n: int) -> Columns:
+        columns = _value_columns(arrays[0])  # type: ignore[arg-type]
+        j = matrix(arrays[1:], m, n)
+        in_labels = _labels(chosen, shapes)
+        return columns + [(f"jac[{o},{x}]", j[:, i, k])
+                          for i, o in enumerate(flat_labels("f", out_shape))
+                          for k, x in enumerate(in_labels)]
+    return requested, assemble_jacobian
+
+
+def _eager_columns(command: str, program: Program, points: Mapping[str, np.ndarray],
+                   constants: Mapping[str, Any], chosen: list[str], mode: str) -> Columns:
+    """Every output column for this chunk, straight through the engine."""
     size = next(iter(points.values())).shape[0]
-    chosen = list(wrt) if wrt is not None else [n for n in program.free_variables
-                                                 if n in points]
-    for name in chosen:
-        if name not in points:
-            raise ArgumentError(f"--wrt names '{name}', which does not come from the point "
-                                "file", hint="derivatives are taken with respect to the "
-                                "variables in the point file")
     shapes = {n: points[n].shape[1:] for n in points}
     leaves = {n: Tensor(v, requires_grad=(command != "eval" and n in chosen))
               for n, v in points.items()}

@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from gradcli.batch.compute import chunk_columns
+from gradcli.batch import DEFAULT_CHUNK
+from gradcli.batch.compute import BatchKernel
 from gradcli.batch.output import Record, Writer, make_writer
 from gradcli.batch.points import Chunk, PointFileError, file_format, read_chunks
 from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, UnboundVariableError
@@ -49,7 +50,7 @@ def output_format(out_path: str | None, requested: str) -> str:
 
 def run_points(command: str, expression: str, constants: Mapping[str, Any], points: str,
                *, out_path: str | None = None, requested_format: str = "csv",
-               points_format: str | None = None, chunk_size: int = 16384,
+               points_format: str | None = None, chunk_size: int = DEFAULT_CHUNK,
                fail_fast: bool = False, strict: bool = False, quiet: bool = False,
                wrt: Sequence[str] | None = None, mode: str = "auto",
                out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -99,12 +100,13 @@ def _stream(command: str, program: Any, constants: Mapping[str, Any], chunks: An
             writer: Writer, summary: Summary, fail_fast: bool, strict: bool,
             wrt: Sequence[str] | None, mode: str, progress: _Progress | None) -> None:
     pending: list[Record] = []  # error-only records read before the columns are known
+    kernel = BatchKernel(command, program, constants, wrt, mode)
     for chunk in chunks:
         summary.read += len(chunk.lines)
         columns: list[tuple[str, Any]] = []
         errors = dict(chunk.errors)
         if any(chunk.good):
-            columns = chunk_columns(command, program, chunk.values, constants, wrt, mode)
+            columns = kernel.columns(chunk.values)
             if strict:
                 errors.update(_nonfinite_rows(chunk, columns))
         if writer.names is None:

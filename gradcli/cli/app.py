@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from gradcli import __version__
+from gradcli.batch import DEFAULT_CHUNK
 from gradcli.cli.options import Options
 from gradcli.cli.run import execute, list_functions
 
@@ -94,7 +95,7 @@ def eval_command(expression: Expression, bindings: Bindings = None, at: At = Non
                  format: Format = "table", precision: Precision = 6,
                  strict: Strict = False,
                  points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
                  points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value of an expression.
 
@@ -115,7 +116,7 @@ def grad_command(expression: Expression, bindings: Bindings = None, at: At = Non
                  wrt: Wrt = None, seed: Seed = None, format: Format = "table",
                  precision: Precision = 6, strict: Strict = False,
                  points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
                  points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value and the gradient with respect to each variable.
 
@@ -140,7 +141,7 @@ def hessian_command(expression: Expression, bindings: Bindings = None, at: At = 
                     format: Format = "table", precision: Precision = 6,
                     strict: Strict = False,
                  points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
                  points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the value, the gradient and the Hessian over the flattened variables.
 
@@ -163,7 +164,7 @@ def jacobian_command(expression: Expression, bindings: Bindings = None, at: At =
                      format: Format = "table", precision: Precision = 6,
                      strict: Strict = False,
                  points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = 16384, fail_fast: FailFast = False,
+                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
                  points_format: PointsFormat = None, quiet: Quiet = False) -> None:
     """Print the Jacobian J[i][j] = d f_i / d x_j (rows: outputs, columns: inputs).
 

@@ -8,6 +8,8 @@ them).
 
 from __future__ import annotations
 
+from gradcli.batch import DEFAULT_CHUNK
+
 FORMATS = ("table", "json", "csv")
 #: with --points, records go out as CSV, JSON lines or NPZ
 POINT_FORMATS = ("csv", "json", "jsonl", "npz")
@@ -22,7 +24,7 @@ class Options:
                  eig: bool = False, mode: str = "auto", retain_grad: bool = False,
                  order: int = 1, rtol: float = 1e-5, atol: float = 1e-8,
                  render: str | None = None, points: str | None = None,
-                 out: str | None = None, chunk_size: int = 16384, fail_fast: bool = False,
+                 out: str | None = None, chunk_size: int = DEFAULT_CHUNK, fail_fast: bool = False,
                  points_format: str | None = None, quiet: bool = False):
         self.format = format
         self.precision = precision

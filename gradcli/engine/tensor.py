@@ -24,6 +24,7 @@ import numpy as np
 
 from gradcli.engine.mode import GradMode
 from gradcli.engine.op import OpDef
+from gradcli.engine.trace import Trace
 from gradcli.engine.watch import Watch, check
 from gradcli.errors import AutogradError, AxisError, IndexingError, ShapeError
 
@@ -393,4 +394,6 @@ def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tens
                 break
     if Watch.active:
         check(op.name, tuple(t.data for t in inputs), out, params, result)
+    if Trace.active is not None:
+        Trace.active.record(op, inputs, params, out)
     return result

@@ -25,6 +25,7 @@ import numpy as np
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import OpDef, register
 from gradcli.engine.tensor import Tensor, apply, as_tensor
+from gradcli.engine.trace import mark_opaque
 from gradcli.errors import ArgumentError, AxisError
 
 Partial = Callable[..., Any]
@@ -45,7 +46,11 @@ def backward_name(name: str) -> str:
 
 
 def const(array: Any) -> Tensor:
-    """A constant Tensor: a mask or weight that is piecewise constant, derivative zero."""
+    """A constant Tensor: a mask or weight that is piecewise constant, derivative zero.
+
+    Such a value is computed from data outside any op, so a recording that
+    contains one cannot be replayed on other points."""
+    mark_opaque("a piecewise-constant mask")
     return Tensor._wrap(np.asarray(array, dtype=np.float64))
 
 
