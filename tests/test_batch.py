@@ -146,7 +146,7 @@ def test_bad_rows_keep_their_place_and_the_rest_is_computed(capsys, tmp_path):
     assert code == 1 and "rows read: 5, computed: 2, failed: 3" in err
     rows = rows_of(out)
     assert [r["line"] for r in rows] == ["2", "3", "4", "5", "6"]
-    assert rows[0]["value"] == "3" and rows[4]["value"] == "44"
+    assert rows[0]["value"] == "3.0" and rows[4]["value"] == "44.0"
     assert "line 3" in rows[1]["error"] and "'abc'" in rows[1]["error"]
     assert "line 4" in rows[2]["error"] and "missing" in rows[2]["error"]
     assert "line 5" in rows[3]["error"] and "shape" in rows[3]["error"]
@@ -158,7 +158,7 @@ def test_a_row_with_extra_cells_is_bad_not_trimmed(capsys, tmp_path):
     path.write_text("a,b\n1,2\n2,3,4\n")
     code, out, _ = run(capsys, "eval", "a*b", "--points", path)
     rows = rows_of(out)
-    assert code == 1 and rows[0]["value"] == "2"
+    assert code == 1 and rows[0]["value"] == "2.0"
     assert "extra" in rows[1]["error"] and rows[1]["value"] == ""
 
 

@@ -121,15 +121,14 @@ class CsvWriter(Writer):
             block = table[good_index:good_index + count]
             good_index += count
             flagged = [line for line in lines if line in record.errors]
+            # repr is the shortest text that reads back as the same float, as the
+            # single-point CSV prints it; map/zip/join keep the per-row work in C
+            cells = [map(str, lines), *(map(repr, column.tolist()) for column in block.T)]
             if not flagged:
-                buffer = io.StringIO()
-                np.savetxt(buffer, np.column_stack([np.asarray(lines, dtype=np.float64),
-                                                    block]),
-                           fmt=["%d"] + ["%.17g"] * width, delimiter=",", newline=",\n")
-                self.out.write(buffer.getvalue())
+                self.out.write(",\n".join(map(",".join, zip(*cells, strict=True))) + ",\n")
             else:  # good values but flagged (--strict and a non-finite result)
-                for line, row in zip(lines, block, strict=True):
-                    self.out.write(",".join([str(line), *(f"{v:.17g}" for v in row)]) + ","
+                for line, row in zip(lines, zip(*cells, strict=True), strict=True):
+                    self.out.write(",".join(row) + ","
                                    + _csv_field(record.errors.get(line, "")) + "\n")
 
     def _close(self) -> None:

@@ -12,6 +12,7 @@ numpy refuses is parsed row by row, which is how its bad rows are found.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -125,18 +126,19 @@ def _csv_chunks(path: str, layout: _Layout, width: int, chunk_size: int) -> Iter
         f.readline()
         line = 1
         while True:
-            rows: list[str] = []
-            numbers: list[int] = []
-            for text in f:
-                line += 1
-                if text.strip():
-                    rows.append(text)
-                    numbers.append(line)
-                    if len(rows) == chunk_size:
-                        break
-            if not rows:
+            # islice and map run in C: no Python bytecode per row on the common path
+            lines = list(itertools.islice(f, chunk_size))
+            if not lines:
                 return
-            yield _csv_chunk(rows, numbers, layout, width)
+            first = line + 1
+            line += len(lines)
+            if any(map(str.isspace, lines)):  # blank lines are skipped, not rows
+                kept = [(n, text) for n, text in enumerate(lines, first) if not text.isspace()]
+                if not kept:
+                    continue
+                yield _csv_chunk([t for _, t in kept], [n for n, _ in kept], layout, width)
+            else:
+                yield _csv_chunk(lines, list(range(first, line + 1)), layout, width)
 
 
 def _csv_chunk(rows: list[str], numbers: list[int], layout: _Layout, width: int) -> Chunk:
