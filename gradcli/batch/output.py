@@ -89,6 +89,8 @@ def _default_mode() -> int:
 
 def _runs(record: Record) -> list[tuple[bool, int, int]]:
     """(good, start, stop) runs over the chunk's rows, to keep input order."""
+    if all(record.good):  # the usual case, checked in C
+        return [(True, 0, len(record.good))] if record.good else []
     runs: list[tuple[bool, int, int]] = []
     start = 0
     for k in range(1, len(record.good) + 1):

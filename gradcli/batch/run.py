@@ -140,9 +140,11 @@ def _stream(command: str, program: Any, constants: Mapping[str, Any], chunks: An
 def _count(summary: Summary, chunk: Chunk, errors: dict[int, str]) -> None:
     failed = len(errors)
     summary.failed += failed
-    summary.computed += sum(chunk.good) - sum(1 for line, good in zip(chunk.lines, chunk.good,
-                                                                      strict=True)
-                                              if good and line in errors)
+    good = sum(chunk.good)
+    if errors:
+        good -= sum(1 for line, ok in zip(chunk.lines, chunk.good, strict=True)
+                    if ok and line in errors)
+    summary.computed += good
 
 
 def _nonfinite_rows(chunk: Chunk, columns: list[tuple[str, Any]]) -> dict[int, str]:
