@@ -75,7 +75,7 @@ def _quietly(command: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--cli-points", type=int, default=200_000)
+    parser.add_argument("--cli-points", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=65536)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
