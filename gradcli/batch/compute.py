@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.batch.plan import Plan, build_plan
+from gradcli.batch.plan import Plan, build_plan, padded
 from gradcli.batch.vectorise import evaluate_batched
 from gradcli.compute import NotScalarError, flat_labels
 from gradcli.engine.autograd import grad
@@ -112,27 +112,25 @@ class BatchKernel:
         names = list(points)
         size = points[names[0]].shape[0]
         key = tuple((n, points[n].shape[1:]) for n in names)
+        expected = None
         if self.replay and size > 0 and key not in self._compiled:
             compiled = self._compile(points, chosen)
-            if compiled is not None:
-                plan, assemble, expected = compiled
-                arrays = plan.run([np.asarray(points[n], dtype=np.float64) for n in names],
-                                  size)
-                # the recording was made on these points in reverse order, so a value
-                # that entered it without going through an op would show up here
-                if all(_agrees(a[:len(e)], e) for a, e in zip(arrays, expected, strict=True)):
-                    self._compiled[key] = (plan, assemble)
-                    self.replayed = True
-                    return assemble(arrays, size)
+            self._compiled[key] = None if compiled is None else compiled[:2]
+            expected = None if compiled is None else compiled[2]
+        stored = self._compiled.get(key) if self.replay else None
+        if stored is not None:
+            plan, assemble = stored
+            arrays = plan.run([np.asarray(points[n], dtype=np.float64) for n in names], size)
+            # the recording was made on the first block in reverse order, so a value that
+            # entered it without going through an op would show up here
+            if expected is None or all(_agrees(a[:len(e)], e)
+                                       for a, e in zip(arrays, expected, strict=True)):
+                self.replayed = True
+                return assemble(arrays, size)
             self._compiled[key] = None
-        compiled_plan = self._compiled.get(key) if self.replay else None
-        self.replayed = compiled_plan is not None
-        if compiled_plan is None:
-            return _eager_columns(self.command, self.program, points, self.constants,
-                                  chosen, self.mode)
-        plan, assemble = compiled_plan
-        arrays = plan.run([np.asarray(points[n], dtype=np.float64) for n in names], size)
-        return assemble(arrays, size)
+        self.replayed = False
+        return _eager_columns(self.command, self.program, points, self.constants, chosen,
+                              self.mode)
 
     def _compile(self, points: Mapping[str, np.ndarray], chosen: list[str]
                  ) -> tuple[Plan, Assemble, list[np.ndarray]] | None:
@@ -143,7 +141,7 @@ class BatchKernel:
         size = next(iter(points.values())).shape[0]
         block = max(1, min(self.block, size))
         differentiate = self.command != "eval"
-        leaves = {n: Tensor(_padded(np.asarray(v[:block], dtype=np.float64), block)[::-1],
+        leaves = {n: Tensor(padded(np.asarray(v[:block], dtype=np.float64), block)[::-1],
                             requires_grad=differentiate and n in chosen)
                   for n, v in points.items()}
         with recording() as recorder, enable_grad(), np.errstate(all="ignore"):
@@ -180,11 +178,23 @@ def _filling(requested: list[Tensor | None], assemble: Callable[..., Columns]) -
     return fill
 
 
-def _padded(part: np.ndarray, block: int) -> np.ndarray:
-    missing = block - part.shape[0]
-    if missing <= 0:
-        return part
-    return np.concatenate([part, np.repeat(part[-1:], missing, axis=0)])
+def _one_hot_seeds(size: int, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """For each element e of a per-point shape: 1 at e, 0 elsewhere, at every point."""
+    count = int(np.prod(shape, dtype=np.int64))
+    seeds = []
+    for e in range(count):
+        seed = np.zeros((size, count))
+        seed[:, e] = 1.0
+        seeds.append(seed.reshape((size, *shape)))
+    return seeds
+
+
+def _require_scalar(command: str, out: Tensor, program: Program) -> None:
+    if out.ndim != 1:
+        raise NotScalarError(
+            f"{command} needs a scalar output at each point, but the expression "
+            f"gives shape {out.shape[1:]}", span=Span(0, len(program.text)),
+            hint="use jacobian for vector outputs")
 
 
 def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor],
@@ -232,11 +242,7 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
         return rows
 
     if command in ("grad", "hessian"):
-        if out.ndim != 1:
-            raise NotScalarError(
-                f"{command} needs a scalar output at each point, but the expression "
-                f"gives shape {out.shape[1:]}", span=Span(0, len(program.text)),
-                hint="use jacobian for vector outputs")
+        _require_scalar(command, out, program)
         grads = list(grad(out, inputs, grad_outputs=Tensor._wrap(np.ones(size)),
                           allow_unused=True, create_graph=True)) if out.requires_grad \
             else [None] * len(inputs)
@@ -245,15 +251,10 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
             if total > MAX_REPLAYED_PASSES:
                 return None, _value_columns
             for g, count, name in zip(grads, counts, chosen, strict=True):
-                seeds = []
-                for e in range(count):
-                    seed = np.zeros((size, count))
-                    seed[:, e] = 1.0
-                    seeds.append(seed.reshape((size, *shapes[name])))
                 if g is None:
                     requested += [None] * (len(inputs) * count)
                 else:
-                    requested += rows_of(g, seeds)
+                    requested += rows_of(g, _one_hot_seeds(size, shapes[name]))
 
         def assemble_gradient(arrays: list[np.ndarray | None], n: int) -> Columns:
             columns = _value_columns(arrays[0])  # type: ignore[arg-type]
@@ -273,12 +274,7 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
     m = int(np.prod(out_shape, dtype=np.int64))
     if m > MAX_REPLAYED_PASSES:
         return None, _value_columns
-    seeds = []
-    for i in range(m):
-        seed = np.zeros((size, m))
-        seed[:, i] = 1.0
-        seeds.append(seed.reshape((size, *out_shape)))
-    requested += rows_of(out, seeds)
+    requested += rows_of(out, _one_hot_seeds(size, out_shape))
 
     def assemble_jacobian(arrays: list[np.ndarray | None], n: int) -> Columns:
         columns = _value_columns(arrays[0])  # type: ignore[arg-type]
@@ -304,11 +300,7 @@ def _eager_columns(command: str, program: Program, points: Mapping[str, np.ndarr
             return columns
         inputs = [leaves[n] for n in chosen]
         if command in ("grad", "hessian"):
-            if out.ndim != 1:
-                raise NotScalarError(
-                    f"{command} needs a scalar output at each point, but the expression "
-                    f"gives shape {out.shape[1:]}", span=Span(0, len(program.text)),
-                    hint="use jacobian for vector outputs")
+            _require_scalar(command, out, program)
             ones = Tensor._wrap(np.ones(size))
             grads = grad(out, inputs, grad_outputs=ones, allow_unused=True,
                          create_graph=command == "hessian") if out.requires_grad \
@@ -370,8 +362,6 @@ def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
     n = sum(int(np.prod(shapes[c], dtype=np.int64)) for c in chosen)
     in_labels = _labels(chosen, shapes)
     out_labels = flat_labels("f", out_shape)
-    if mode not in ("auto", "forward", "reverse"):
-        raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
     use_forward = mode == "forward" or (mode == "auto" and n <= m)
     if not out.requires_grad:
         matrix = np.zeros((size, m, n))

@@ -107,7 +107,7 @@ class Plan:
         def blocks(share: list[int]) -> None:
             for start in share:
                 stop = min(start + block, size)
-                values = self.run_block([_padded(a[start:stop], block) for a in arrays])
+                values = self.run_block([padded(a[start:stop], block) for a in arrays])
                 for target, value in zip(results, values, strict=True):
                     target[start:stop] = value[:stop - start]
 
@@ -125,7 +125,8 @@ class Plan:
         return results
 
 
-def _padded(part: np.ndarray, block: int) -> np.ndarray:
+def padded(part: np.ndarray, block: int) -> np.ndarray:
+    """`part` filled up to `block` points with copies of its last point."""
     missing = block - part.shape[0]
     if missing == 0:
         return part
