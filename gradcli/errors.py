@@ -97,3 +97,39 @@ class NonFiniteError(GradcliError):
 
     kind = "non-finite"
     exit_code = EXIT_NOT_GOOD
+
+
+class NotScalarError(GradcliError):
+    """A command that needs a scalar output (grad without --seed, hessian, check) got more."""
+
+    kind = "not-scalar"
+
+
+class InputError(GradcliError):
+    """The expression's source (@FILE, standard input) cannot be read."""
+
+    kind = "input"
+
+
+class JobError(GradcliError):
+    """A line of a `gradcli batch` job file that is not a valid job."""
+
+    kind = "job"
+
+
+class PointFileError(GradcliError):
+    """A points file (--points) that cannot be read as points."""
+
+    kind = "points"
+
+
+class MissingToolError(GradcliError):
+    """An external program an option needs (Graphviz's dot for --render) is not installed."""
+
+    kind = "missing-tool"
+
+
+class MissingExtraError(GradcliError):
+    """An optional Python extra (matplotlib for plot --out) is not installed."""
+
+    kind = "missing-extra"

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from gradcli import compute
+from gradcli import compute, sampling
 from gradcli.cli import _run
 from gradcli.drawing.graph import dot_quote, mermaid_text, to_dot, to_mermaid
 from gradcli.drawing.plot import finite_runs, terminal_plot
@@ -127,7 +127,7 @@ def test_render_without_dot_says_how_to_install(capsys, tmp_path, monkeypatch):
 
 # -- the plot ------------------------------------------------------------------------------
 def test_sampled_derivatives_match_differences_of_the_samples():
-    result = compute.plot("sin(x)*x", {}, [("x", -6.0, 6.0)], order=2, samples=2001)
+    result = sampling.plot("sin(x)*x", {}, [("x", -6.0, 6.0)], order=2, samples=2001)
     xs, f, d1, d2 = (result.samples, result.series["f"], result.series["f'"],
                      result.series["f''"])
     np.testing.assert_allclose(np.gradient(f, xs)[1:-1], d1[1:-1], atol=2e-4)
@@ -136,7 +136,7 @@ def test_sampled_derivatives_match_differences_of_the_samples():
 
 
 def test_non_finite_samples_are_gaps():
-    result = compute.plot("log(x)", {}, [("x", -1.0, 1.0)], order=1, samples=201)
+    result = sampling.plot("log(x)", {}, [("x", -1.0, 1.0)], order=1, samples=201)
     assert np.isnan(result.series["f"][:100]).all()
     assert np.isnan(result.series["f'"][:100]).all()  # no derivative where f is undefined
     assert result.nonfinite and "gaps" in result.warnings[0]
@@ -147,7 +147,7 @@ def test_non_finite_samples_are_gaps():
 
 
 def test_a_pole_does_not_flatten_the_axes():
-    result = compute.plot("1/x", {}, [("x", -1.0, 1.0)], order=0, samples=400)
+    result = sampling.plot("1/x", {}, [("x", -1.0, 1.0)], order=0, samples=400)
     text = terminal_plot(result, 70, 15, colour=False)
     ticks = [float(t) for t in re.findall(r"^\s*(-?\d+\.?\d*)┤", text, re.M)]
     assert max(ticks) < 200  # the largest samples (near 400) are cut off, not the scale
@@ -155,7 +155,7 @@ def test_a_pole_does_not_flatten_the_axes():
 
 @pytest.mark.parametrize("width", [40, 72, 120])
 def test_terminal_plot_fits_its_width(width):
-    result = compute.plot("sin(x)*x", {}, [("x", -6.0, 6.0)], order=2, samples=300,
+    result = sampling.plot("sin(x)*x", {}, [("x", -6.0, 6.0)], order=2, samples=300,
                           mark={"x": 1.5})
     text = terminal_plot(result, width, 16, colour=False)
     assert max(len(line) for line in text.splitlines()) <= width

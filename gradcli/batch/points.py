@@ -20,13 +20,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from gradcli.errors import GradcliError
+from gradcli.errors import PointFileError
 
 _ELEMENT = re.compile(r"^(?P<name>[^\W\d]\w*)\[(?P<index>\d+(?:\s*,\s*\d+)*)\]$")
-
-
-class PointFileError(GradcliError):
-    kind = "points"
 
 
 class Chunk:

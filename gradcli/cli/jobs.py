@@ -16,14 +16,10 @@ from typing import Any, TextIO
 import numpy as np
 
 from gradcli.batch.output import Writer
-from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, GradcliError
+from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, GradcliError, JobError
 
 COMMANDS = ("eval", "grad", "hessian", "jacobian", "check")
 FIELDS = {"id", "command", "expression", "at", "wrt", "seed"}
-
-
-class JobError(GradcliError):
-    kind = "job"
 
 
 def run_job(job: Any) -> dict[str, Any]:

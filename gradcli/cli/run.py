@@ -12,11 +12,14 @@ import sys
 from typing import Any, TextIO
 
 from gradcli.cli.options import FORMATS, GRAPH_FORMATS, POINT_FORMATS, Options
-from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, GradcliError
-
-
-class InputError(GradcliError):
-    kind = "input"
+from gradcli.errors import (
+    EXIT_NOT_GOOD,
+    EXIT_OK,
+    ArgumentError,
+    GradcliError,
+    InputError,
+    MissingToolError,
+)
 
 
 def read_expression(source: str) -> str:
@@ -186,10 +189,6 @@ def _render_picture(result: Any, format: str, out: TextIO) -> None:
         console.print(graph.to_tree(result.model, _picture_title(result)))
 
 
-class MissingToolError(GradcliError):
-    kind = "missing-tool"
-
-
 def _render_file(result: Any, path: str, err: TextIO) -> None:
     """--render: the graph drawn by Graphviz's dot into an SVG, PNG or PDF file."""
     import shutil
@@ -248,9 +247,9 @@ def execute_plot(expression_source: str, bindings: list[str], over: list[str], o
         if format not in FORMATS:
             raise ArgumentError(f"--format must be one of {', '.join(FORMATS)}, not '{format}'")
         text = read_expression(expression_source)
-        from gradcli import compute
+        from gradcli import sampling
 
-        result = compute.plot(text, _bindings(bindings), [parse_range(o) for o in over],
+        result = sampling.plot(text, _bindings(bindings), [parse_range(o) for o in over],
                               order=order, samples=samples, mark=_bindings(mark) or None)
         for warning in result.warnings:
             err.write(f"warning: {warning}\n")

@@ -1,6 +1,6 @@
 """Drawing a PlotResult: a line plot in the terminal (plotext), or an image (matplotlib).
 
-The numbers come from `gradcli.compute.plot`; this module only draws them.
+The numbers come from `gradcli.sampling.plot`; this module only draws them.
 Non-finite samples are gaps: a curve is split into its finite runs, and the
 axes are fitted to the finite values only, so one pole cannot flatten the rest.
 """
@@ -12,14 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, MissingExtraError
 
 COLOURS = {"f": "blue", "f'": "red", "f''": "green"}
 NAMES = {"f": "f", "f'": "f' (first derivative)", "f''": "f'' (second derivative)"}
-
-
-class MissingExtraError(GradcliError):
-    kind = "missing-extra"
 
 
 def finite_runs(xs: np.ndarray, ys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
