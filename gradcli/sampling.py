@@ -50,16 +50,16 @@ def plot(expression: str, at: Mapping[str, Any], over: Sequence[tuple[str, float
     return _plot_surface(program, expression, constants, over, samples, PlotResult)
 
 
-def _elementwise(program: Program, out: Tensor, shape: tuple[int, ...]) -> Tensor:
-    if out.shape == shape:
-        return out
-    if out.shape == () and not out.requires_grad:
-        return Tensor._wrap(np.broadcast_to(out.data, shape).copy())
-    raise ShapeError(
-        f"plot evaluates the expression at every sample at once, and got shape {out.shape} "
-        f"for {shape} samples", span=Span(0, len(program.text)),
-        hint="plot needs a scalar function applied elementwise to the plotted variable "
-             "(reductions such as sum or mean over it, and vector outputs, cannot be plotted)")
+def _sampled(program: Program, constants: dict[str, np.ndarray],
+             samples: Mapping[str, Tensor], size: int) -> Tensor:
+    """f at every sample through the batched interpreter: one value per sample."""
+    out = program.evaluate_batched(samples, constants, size)
+    if out.shape != (size,):
+        raise ShapeError(
+            f"plot needs a single number at each sample, and the expression gives shape "
+            f"{out.shape[1:]}", span=Span(0, len(program.text)),
+            hint="reduce a vector result to one number (sum, norm, an index) to plot it")
+    return out
 
 
 def _plot_curve(program: Program, expression: str, constants: dict[str, np.ndarray],
@@ -70,7 +70,7 @@ def _plot_curve(program: Program, expression: str, constants: dict[str, np.ndarr
     x = Tensor(xs, requires_grad=True)
     series: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        out = _elementwise(program, program.evaluate({**constants, name: x}), xs.shape)
+        out = _sampled(program, constants, {name: x}, samples)
         series["f"] = out.data
         if order >= 1:
             first = _derivative(out, x, create_graph=order >= 2)
@@ -111,17 +111,19 @@ def _plot_surface(program: Program, expression: str, constants: dict[str, np.nda
     (nx, x_lo, x_hi), (ny, y_lo, y_hi) = over
     side = min(samples, 200)
     gx, gy = np.meshgrid(np.linspace(x_lo, x_hi, side), np.linspace(y_lo, y_hi, side))
-    x, y = Tensor(gx, requires_grad=True), Tensor(gy, requires_grad=True)
+    x = Tensor(gx.reshape(-1), requires_grad=True)
+    y = Tensor(gy.reshape(-1), requires_grad=True)
     with np.errstate(all="ignore"):
-        out = _elementwise(program, program.evaluate({**constants, nx: x, ny: y}), gx.shape)
-        if out.requires_grad:
-            gu, gv = grad(out, [x, y], grad_outputs=Tensor._wrap(np.ones(gx.shape)),
+        flat = _sampled(program, constants, {nx: x, ny: y}, gx.size)
+        if flat.requires_grad:
+            gu, gv = grad(flat, [x, y], grad_outputs=Tensor._wrap(np.ones(gx.size)),
                           allow_unused=True)
         else:
             gu = gv = None
+    out = Tensor._wrap(flat.data.reshape(gx.shape))
     grid = {"z": out.data,
-            "u": np.zeros(gx.shape) if gu is None else gu.data,
-            "v": np.zeros(gx.shape) if gv is None else gv.data}
+            "u": np.zeros(gx.shape) if gu is None else gu.data.reshape(gx.shape),
+            "v": np.zeros(gx.shape) if gv is None else gv.data.reshape(gx.shape)}
     bad = int(np.count_nonzero(~np.isfinite(out.data)))
     warnings = [f"{bad} sampled values are not finite (shown as gaps)"] if bad else []
     return result_type("plot", expression, {**constants}, out.data, warnings,

@@ -116,6 +116,24 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
     }
 
 
+#: the size of every named core dimension in generated cases
+CORE_SIZE = 3
+
+
+def _core_cases(op: OpDef, rng: np.random.Generator) -> list[Case]:
+    """Points for an op declared by its gufunc core signature: one item, and a stack."""
+    from gradcli.ops._batching import parse_signature
+
+    inputs, _ = parse_signature(op.core or "")
+    intervals = op.sample or tuple((-2.0, 2.0) for _ in inputs)
+    cases = []
+    for lead in ((), (2,)):
+        arrays = [_uniform(rng, interval, (*lead, *(CORE_SIZE for _ in dims)))
+                  for interval, dims in zip(intervals, inputs, strict=True)]
+        cases.append(Case(f"{op.name}{lead}", _call(op, {}), arrays))
+    return cases
+
+
 def cases_for(op: OpDef, seed: int = 0) -> list[Case]:
     rng = np.random.default_rng(seed)
     explicit = _explicit(rng)
@@ -135,6 +153,8 @@ def cases_for(op: OpDef, seed: int = 0) -> list[Case]:
             interval = (0.5, 1.5)
         cases += [Case(f"{op.name}{shape}{params}", _call(op, params),
                        [_uniform(rng, interval, shape)]) for shape, params in REDUCTION_PARAMS]
+    elif op.core is not None and op.name not in explicit:
+        cases += _core_cases(op, rng)
     if not cases:
         raise AssertionError(f"op {op.name!r} has no test points: add a case in tests/opcases.py")
     return cases
@@ -142,3 +162,36 @@ def cases_for(op: OpDef, seed: int = 0) -> list[Case]:
 
 def differentiable_ops() -> list[OpDef]:
     return [op for op in OPS.values() if op.differentiable and op.nin != 0]
+
+
+# -- calls from the language: one per public op, shapes from the table ----------------
+#: per op whose argument shapes its entry does not say: the shapes of its tensor arguments
+CALL_SHAPES = {"trace": [(3, 3)], "matmul": [(2, 3), (3, 2)], "dot": [(3,), (3,)],
+               "stack": [(3,), (3,)], "concatenate": [(3,), (2,)]}
+#: extra argument text for ops whose defaults would not exercise them
+CALL_EXTRA = {"reshape": ", [3, 1]", "stack": ", axis=1", "norm": ", ord=1", "sum": ", axis=0",
+              "log": ", base=10", "var": ", ddof=1"}
+
+
+def language_ops() -> list[OpDef]:
+    return [op for op in OPS.values() if op.public and op.nin != 0]
+
+
+def call_arguments(op: OpDef) -> list[tuple[tuple[int, ...], tuple[float, float]]]:
+    """Per tensor argument of a call from the language: its shape and sample interval."""
+    from gradcli.ops._batching import parse_signature
+
+    n = op.nin if op.nin > 0 else 2
+    shapes = CALL_SHAPES.get(op.name, [(3,)] * n)
+    if op.name not in CALL_SHAPES and op.core:  # shapes from the entry's core signature
+        shapes = [tuple(CORE_SIZE for _ in dims) for dims in parse_signature(op.core)[0]]
+    intervals = list(op.sample or [(-2.0, 2.0)] * n)
+    return [(shape, intervals[min(i, len(intervals) - 1)]) for i, shape in enumerate(shapes)]
+
+
+def call_extra(op: OpDef) -> str:
+    return CALL_EXTRA.get(op.name, "")
+
+
+def call_text(op: OpDef, names: list[str]) -> str:
+    return f"{op.name}({', '.join(names)}{call_extra(op)})"

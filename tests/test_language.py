@@ -21,7 +21,7 @@ from gradcli.errors import (
     UnknownFunctionError,
 )
 from gradcli.language import parse, parse_binding, parse_value, render_error
-from gradcli.ops import OPS
+from tests.opcases import call_arguments, call_extra, language_ops
 
 
 def value(text, **bindings):
@@ -155,27 +155,18 @@ def test_parse_value_of_a_plain_number():
 
 
 # -- every op of the table from the language ------------------------------------------
-LANGUAGE_OPS = [op for op in OPS.values() if op.public and op.nin != 0]
-#: per op: the shapes of its tensor arguments and any extra argument text
-CALL_SHAPES = {"trace": [(3, 3)], "matmul": [(2, 3), (3, 2)], "dot": [(3,), (3,)],
-               "stack": [(3,), (3,)], "concatenate": [(3,), (2,)]}
-CALL_EXTRA = {"reshape": ", [3, 1]", "stack": ", axis=1", "norm": ", ord=1", "sum": ", axis=0",
-              "log": ", base=10", "var": ", ddof=1", "transpose": ""}
+LANGUAGE_OPS = language_ops()
 
 
 def _arguments(op, rng):
-    n = op.nin if op.nin > 0 else 2
-    shapes = CALL_SHAPES.get(op.name, [(3,)] * n)
-    intervals = op.sample or [(-2.0, 2.0)] * n
-    return [rng.uniform(*intervals[min(i, len(intervals) - 1)], size=shape)
-            for i, shape in enumerate(shapes)]
+    return [rng.uniform(*interval, size=shape) for shape, interval in call_arguments(op)]
 
 
 @pytest.mark.parametrize("op", LANGUAGE_OPS, ids=lambda op: op.name)
 def test_every_op_is_callable_from_the_language(op):
     arrays = _arguments(op, np.random.default_rng(0))
     names = [f"a{i}" for i in range(len(arrays))]
-    extra = CALL_EXTRA.get(op.name, "")
+    extra = call_extra(op)
     text = f"{op.name}({', '.join(names)}{extra})"
     got = parse(text).evaluate(dict(zip(names, arrays, strict=True))).data
     # the same call through the Python API, with the extra arguments as Python values

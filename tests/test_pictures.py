@@ -177,9 +177,25 @@ def test_cli_plot_in_the_terminal_json_and_csv(capsys):
     assert out.splitlines() == ["x,f,f'", "0.0,0.0,0.0", "0.5,0.25,1.0", "1.0,1.0,2.0"]
 
 
+def test_plot_takes_the_batched_path_so_vector_steps_work(capsys):
+    # each sample is one point: sum([x, x^2]) is x + x^2 there, as under --points
+    code, out, _ = run(capsys, "plot", "sum([x, x^2])", "--over", "x=0:1", "--samples", "3",
+                       "--format", "csv")
+    assert code == 0
+    assert out.splitlines() == ["x,f,f'", "0.0,0.0,1.0", "0.5,0.75,2.0", "1.0,2.0,3.0"]
+    # det(x, 1; 1, x) = x^2 - 1: f' = 2x, f'' = 2 (x = 1 is singular, so not sampled)
+    code, out, _ = run(capsys, "plot", "det([[x, 1], [1, x]])", "--over", "x=2:3",
+                       "--samples", "3", "--order", "2", "--format", "csv")
+    assert code == 0
+    rows = np.array([[float(v) for v in line.split(",")] for line in out.splitlines()[1:]])
+    x = np.array([2.0, 2.5, 3.0])
+    np.testing.assert_allclose(rows, np.stack([x, x * x - 1, 2 * x, 2 + 0 * x], axis=1),
+                               rtol=1e-12)
+
+
 def test_cli_plot_errors(capsys):
-    code, _, err = run(capsys, "plot", "sum(x)", "--over", "x=0:1")
-    assert code == 2 and "elementwise" in err
+    code, _, err = run(capsys, "plot", "[x, x^2]", "--over", "x=0:1")
+    assert code == 2 and "single number at each sample" in err
     code, _, err = run(capsys, "plot", "x^2", "--over", "x=1:0")
     assert code == 2 and "LO < HI" in err
     code, _, err = run(capsys, "plot", "x^2", "--over", "y=0:1")

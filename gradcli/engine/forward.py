@@ -95,6 +95,8 @@ def _dense_step(node: Node, incoming: list[Any], batch: int) -> np.ndarray:
         incoming = [None if t is None else _pad(t, out.ndim) for t in incoming]
     assert op.jvp is not None, f"op {op.name} has no JVP rule"
     result = op.jvp(incoming, out, *[s.data for s in node.saved], **node.params)
+    if result is None:  # only inputs without a derivative (where's condition) moved
+        return np.zeros((batch, *out.shape))
     if result.shape != (batch, *out.shape):
         result = np.broadcast_to(result, (batch, *out.shape))
     return result

@@ -28,7 +28,8 @@ class OpDef:
     input's shape, and pads tangents so the batch axis lines up.
     """
 
-    __slots__ = ("backward_name", "broadcasting", "differentiable", "domain", "forward",
+    __slots__ = ("backward_name", "batch", "broadcasting", "core", "differentiable", "domain",
+                 "forward",
                  "help", "jvp", "kind", "linear", "method", "moves", "name", "nin", "note",
                  "params", "prepare", "public", "sample", "signature", "vjp")
 
@@ -42,7 +43,8 @@ class OpDef:
                  signature: str = "", differentiable: bool = True,
                  linear: Callable[..., Any] | None = None,
                  moves: Callable[..., Any] | None = None,
-                 prepare: Callable[..., Any] | None = None):
+                 prepare: Callable[..., Any] | None = None,
+                 batch: Callable[..., Any] | None = None, core: str | None = None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -71,6 +73,10 @@ class OpDef:
         self.moves = moves
         #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
         self.prepare = prepare
+        #: how the op runs on many points at once (see `gradcli.ops._batching`)
+        self.batch = batch
+        #: for ops that broadcast over leading axes: the gufunc core signature
+        self.core = core
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -1,9 +1,15 @@
-"""A parsed program and its evaluation on the engine.
+"""A parsed program and its evaluation on the engine: the one interpreter.
 
 `parse(text)` gives a `Program`; `Program.evaluate(bindings)` runs its
 instructions in one loop (no recursion), labelling every graph node with the
 user's name for it or the source text it came from, and returns the output
 tensor (several outputs are stacked into a vector).
+
+The same loop evaluates a program at many points at once
+(`Program.evaluate_batched`, used by batch work and by plot): the values bound
+to the point variables carry a leading batch axis, and an op that meets a
+batched input runs through its entry's batch rule (`gradcli.ops._batching`).
+Values that do not depend on the points stay unbatched and broadcast.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from gradcli.errors import (
     GradcliError,
     IndexingError,
     NameConflictError,
+    ShapeError,
     Span,
     UnboundVariableError,
 )
 from gradcli.language.builder import Builder, Instruction, Parsed, suggest
 from gradcli.language.parser import parse_with
-from gradcli.ops import fn
+from gradcli.ops import BINDERS, apply_batched, fn
 from gradcli.ops._define import as_int
+from gradcli.ops.structural import GETITEM, canonical_index
 
 _builder = Builder()
 
@@ -141,7 +149,7 @@ class Program:
         self.check_bindings(bindings)
         values: list[Tensor] = []
         with np.errstate(all="ignore"):
-            output = self._execute(bindings, values)
+            output, _ = self._execute(bindings, values)
         report = None
         if output.data.dtype != np.bool_ and not np.isfinite(output.data).all():
             report = self.locate_nonfinite(bindings)
@@ -158,36 +166,70 @@ class Program:
             return None
         return self._locate(event.result, event.op, event.inputs, values)
 
-    def _execute(self, bindings: Mapping[str, Any], values: list[Tensor]) -> Tensor:
+    def evaluate_batched(self, points: Mapping[str, Tensor], constants: Mapping[str, Any],
+                         size: int) -> Tensor:
+        """The output at every point: shape (size, *output shape).
+
+        `points` hold one row per point (batch axis first); `constants` are the
+        same at every point."""
+        self.check_bindings({**constants, **points})
+        out, batched = self._execute({**constants, **points}, [], frozenset(points))
+        if not batched:
+            # the same at every point: repeat it, so there is one result per point
+            return fn.broadcast_to(out, (size, *out.shape))
+        return out
+
+    def _execute(self, bindings: Mapping[str, Any], values: list[Tensor],
+                 batched: frozenset[str] = frozenset()) -> tuple[Tensor, bool]:
+        """Run every instruction once, in order. With `batched`, the variables named
+        there carry a leading batch axis, and `flags[k]` says whether value k does.
+        Returns the output and whether it carries the batch axis."""
         text = self.text
+        flags: list[bool] | None = [] if batched else None
         for instruction in self.instructions:
             kind = instruction.kind
+            flag = False
             if kind == "const":
                 value = Tensor._wrap(instruction.value)
             elif kind == "var":
                 value = as_tensor(bindings[instruction.value])
+                if flags is not None:
+                    flag = instruction.value in batched
                 if value.label is None and value.is_leaf:
                     value.label = instruction.value
+            elif flags is not None and any(flags[r] for r in instruction.args):
+                value = self._apply_batched(instruction, values, flags)
+                flag = True
             elif kind == "op":
+                if flags is not None and any(flags[r] for _, r in instruction.keywords):
+                    self._refuse_batched_settings(instruction)
                 value = self._apply(instruction, values)
             else:
-                value = self._index(instruction, values)
+                value = self._index(instruction, values, flags)
             node = value.grad_fn
             if node is not None and node.label is None and kind != "var":
                 node.label = instruction.label or source_label(text, instruction.span)
             values.append(value)
-        outputs = [values[r.reg] for r in self._outputs]
+            if flags is not None:
+                flags.append(flag)
+        regs = [r.reg for r in self._outputs]
+        outputs = [values[r] for r in regs]
+        out_batched = flags is not None and any(flags[r] for r in regs)
         if len(outputs) == 1:
-            return outputs[0]
+            return outputs[0], out_batched
         try:
-            stacked = fn.stack(outputs)
+            if out_batched and flags is not None:
+                stacked = apply_batched(OPS["stack"], tuple(outputs),
+                                        tuple(flags[r] for r in regs), {"axis": 0})
+            else:
+                stacked = fn.stack(outputs)
         except GradcliError as exc:
             exc.span = exc.span or Span(self._outputs[0].span.start, self._outputs[-1].span.end)
             exc.hint = exc.hint or "several results must all have the same shape"
             raise
         if stacked.grad_fn is not None:
             stacked.grad_fn.label = "[" + ", ".join(self.output_labels()) + "]"
-        return stacked
+        return stacked, out_batched
 
     def _apply(self, instruction: Instruction, values: list[Tensor]) -> Tensor:
         op = OPS[instruction.op or ""]
@@ -199,28 +241,59 @@ class Program:
                 return function(tensors, **keywords)
             return function(*tensors, **keywords)
         except GradcliError as exc:
-            if exc.span is None:
-                exc.span = instruction.op_span or instruction.span
-            if exc.hint is None and op.signature:
-                exc.hint = f"usage: {op.signature}"
+            _place(exc, instruction, op.signature)
             raise
 
-    def _index(self, instruction: Instruction, values: list[Tensor]) -> Tensor:
+    def _refuse_batched_settings(self, instruction: Instruction) -> None:
+        raise ShapeError(f"{instruction.op}: its settings (axis, ord, ...) must be the same "
+                         "at every point, not come from the point file",
+                         span=instruction.op_span or instruction.span)
+
+    def _apply_batched(self, instruction: Instruction, values: list[Tensor],
+                       flags: list[bool]) -> Tensor:
+        if instruction.kind != "op":
+            return self._index(instruction, values, flags)
+        op = OPS[instruction.op or ""]
+        if any(flags[r] for _, r in instruction.keywords):
+            self._refuse_batched_settings(instruction)
+        tensors = [values[r] for r in instruction.args]
+        keywords = {name: values[r] for name, r in instruction.keywords}
+        try:
+            inputs, params = BINDERS[op.name]([tensors] if op.nin < 0 else tensors, keywords)
+            return apply_batched(op, inputs, tuple(flags[r] for r in instruction.args), params)
+        except GradcliError as exc:
+            _place(exc, instruction, op.signature)
+            raise
+
+    def _index(self, instruction: Instruction, values: list[Tensor],
+               flags: list[bool] | None = None) -> Tensor:
+        """Indexing is the getitem op; its index is the same at every point."""
         base = values[instruction.args[0]]
         items: list[Any] = []
         try:
             for item in instruction.value:
+                registers = [item[1]] if item[0] == "reg" else [r for r in item[1:]
+                                                                 if r is not None]
+                if flags is not None and any(flags[r] for r in registers):
+                    what = "an index" if item[0] == "reg" else "a slice bound"
+                    raise ShapeError(f"{what} must be the same at every point, not come from "
+                                     "the point file")
                 if item[0] == "reg":
                     items.append(_index_value(values[item[1]]))
                 else:
                     items.append(slice(*(None if r is None else as_int(values[r], "a slice bound")
                                          for r in item[1:])))
+            if flags is not None and flags[instruction.args[0]]:
+                return apply_batched(GETITEM, (base,), (True,),
+                                     {"index": canonical_index(tuple(items))})
             return base[tuple(items)]
         except GradcliError as exc:
             if exc.span is None:
                 exc.span = instruction.op_span
             if exc.hint is None:
-                exc.hint = (f"the value has shape {base.shape}; indices start at 0 and -1 is "
+                shape = base.shape[1:] if flags is not None and flags[instruction.args[0]] \
+                    else base.shape
+                exc.hint = (f"the value has shape {shape}; indices start at 0 and -1 is "
                             "the last")
             raise
 
@@ -247,6 +320,14 @@ def source_label(text: str, span: Span) -> str:
         return text[span.start:span.end]
     half = (LABEL_MAX - 1) // 2
     return text[span.start:span.start + half] + "…" + text[span.end - half:span.end]
+
+
+def _place(exc: GradcliError, instruction: Instruction, signature: str) -> None:
+    """Point an op's error at the call in the source, with the op's usage."""
+    if exc.span is None:
+        exc.span = instruction.op_span or instruction.span
+    if exc.hint is None and signature:
+        exc.hint = f"usage: {signature}"
 
 
 def _index_value(t: Tensor) -> Any:

@@ -11,9 +11,11 @@ from gradcli.ops import (  # noqa: F401
     binary,
     constructors,
     elementwise,
+    linalg,
     reductions,
     structural,
 )
-from gradcli.ops._define import fn
+from gradcli.ops._batching import apply_batched
+from gradcli.ops._define import BINDERS, fn
 
-__all__ = ["OPS", "OpDef", "fn", "lookup", "public_ops"]
+__all__ = ["BINDERS", "OPS", "OpDef", "apply_batched", "fn", "lookup", "public_ops"]

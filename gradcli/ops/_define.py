@@ -1,8 +1,8 @@
 """Turning one table entry into an op: rules, public function, Tensor method.
 
 The entries themselves live in the sibling modules (`elementwise`, `binary`,
-`reductions`, `arrays`, `structural`). This module holds the few shapes of
-entry that most ops share, so each entry states only its maths:
+`reductions`, `arrays`, `linalg`, `structural`). This module holds the few
+shapes of entry that most ops share, so each entry states only its maths:
 
 * `unary`: y = f(x), given f'(x) as Tensor code. VJP g*f'(x), JVP t*f'(x).
 * `binary`: broadcasting z = f(x, y), given both partials as Tensor code.
@@ -13,6 +13,36 @@ entry that most ops share, so each entry states only its maths:
 Derivatives written once as Tensor code serve both modes: reverse mode calls
 them with graph-recording Tensors (so `create_graph` works), forward mode
 calls them on constants and multiplies the tangents by the result.
+
+The keywords of an entry (`defop`; the helpers pass them through):
+
+========================  =====================================================
+``name, forward``         the op's name in the language and its numpy function
+``vjp``                   per input, ``(g, out, *inputs, **params) -> Tensor``
+                          in Tensor code (or one function returning a list, for
+                          variadic ops); None for ops with no derivative
+``jvp``                   ``(tangents, out, *input_arrays, **params)``: tangents
+                          carry a leading axis of directions
+``nin, inputs, params``   tensor inputs (-1: a list), their names, and the
+                          keyword parameters with defaults, in order
+``batch``                 the batch rule (see `gradcli.ops._batching`):
+                          ``elementwise``, ``axis_rule(...)`` or the entry's own
+                          ``(op, tensors, batched, params) -> Tensor``
+``core``                  instead of ``batch``, for an op whose forward, VJP and
+                          JVP broadcast over leading axes: its gufunc core
+                          signature, e.g. ``"(m,m)->()"`` (det) or
+                          ``"(n?,k),(k,m?)->(n?,m?)"`` (matmul)
+``kind, help``            the group in `gradcli functions`, one line of help
+``domain, note``          where the op is defined; the derivative chosen at a
+                          kink or tie and why
+``sample``                per input, an interval inside the domain (tests, docs)
+``prepare``               checks and canonicalises arguments for one point
+``linear, moves``         optional fast forward-mode forms (sparse tangents)
+``public, method``        listed for users; attached as a Tensor method
+========================  =====================================================
+
+An op with tensor inputs and neither ``batch`` nor ``core`` is refused when it
+is defined, so no op can work at one point and fail under ``--points``.
 """
 
 from __future__ import annotations
@@ -22,11 +52,14 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.leading import shift_axes
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import OpDef, register
 from gradcli.engine.tensor import Tensor, apply, as_tensor
 from gradcli.engine.trace import mark_opaque
 from gradcli.errors import ArgumentError, AxisError
+from gradcli.ops._batching import BatchRule, axis_rule, elementwise
+from gradcli.ops._batching import core as core_rule
 
 Partial = Callable[..., Any]
 
@@ -69,11 +102,13 @@ def _signature(name: str, nin: int, params: Sequence[tuple[str, Any]],
     return f"{name}({', '.join(parts)})"
 
 
-def make_function(op: OpDef) -> Callable[..., Tensor]:
+def make_binder(op: OpDef) -> Callable[..., tuple[tuple[Tensor, ...], dict[str, Any]]]:
+    """Positional and keyword arguments -> (tensor inputs, params with defaults)."""
     names = op.param_names
     defaults = dict(op.params)
 
-    def function(*args: Any, **kwargs: Any) -> Tensor:
+    def bind(args: Sequence[Any], kwargs: dict[str, Any]
+             ) -> tuple[tuple[Tensor, ...], dict[str, Any]]:
         if op.nin < 0:
             if not args:
                 raise ArgumentError(f"{op.name} needs a list of tensors", hint=op.signature)
@@ -100,6 +135,19 @@ def make_function(op: OpDef) -> Callable[..., Tensor]:
             if key in names[:len(rest)]:
                 raise ArgumentError(f"{op.name} got {key!r} twice", hint=f"usage: {op.signature}")
             params[key] = value
+        return tensors, params
+
+    return bind
+
+
+BINDERS: dict[str, Callable[..., tuple[tuple[Tensor, ...], dict[str, Any]]]] = {}
+
+
+def make_function(op: OpDef) -> Callable[..., Tensor]:
+    bind = BINDERS[op.name] = make_binder(op)
+
+    def function(*args: Any, **kwargs: Any) -> Tensor:
+        tensors, params = bind(args, kwargs)
         if op.prepare is not None:
             tensors, params = op.prepare(tensors, params)
         return apply(op, tensors, params)
@@ -141,7 +189,16 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           broadcasting: bool = False, public: bool = True, method: bool = False,
           differentiable: bool = True, prepare: Callable[..., Any] | None = None,
           backward: str | None = None, linear: Callable[..., Any] | None = None,
-          moves: Callable[..., Any] | None = None) -> OpDef:
+          moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
+          core: str | None = None) -> OpDef:
+    if core is not None:
+        if batch is not None:
+            raise ValueError(f"op {name!r}: give batch= or core=, not both")
+        batch = core_rule(core)
+    if batch is None and nin != 0:
+        raise ValueError(f"op {name!r} has no batch rule: give batch= (e.g. elementwise) or "
+                         "core= (a gufunc signature such as '(m,m)->()'); see "
+                         "gradcli.ops._batching")
     input_names = list(inputs) if inputs else (["x", "y", "z"][:nin] if nin >= 0 else [])
     op = OpDef(
         name=name, forward=forward, vjp=vjp, jvp=jvp, nin=nin, params=tuple(params), kind=kind,
@@ -150,6 +207,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         public=public, method=method,
         signature=_signature(name, nin, params, input_names),
         differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
+        batch=batch, core=core,
     )
     register(op)
     function = make_function(op)
@@ -197,7 +255,8 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
         linear = lambda out, x: [evaluate(d, x, out)]
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
-                 domain=domain, sample=(sample,), note=note, method=True, linear=linear)
+                 domain=domain, sample=(sample,), note=note, method=True, linear=linear,
+                 batch=elementwise)
 
 
 def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
@@ -212,7 +271,7 @@ def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
                  domain=domain, sample=sample, note=note, broadcasting=True,
-                 inputs=inputs, backward=backward, linear=linear)
+                 inputs=inputs, backward=backward, linear=linear, batch=elementwise)
 
 
 def canonical_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -258,11 +317,6 @@ def expand(g: Tensor, shape: tuple[int, ...], axes: tuple[int, ...] | None) -> T
     return g
 
 
-def batch_axes(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
-    """The same axes on a tangent, which carries a leading batch axis."""
-    return tuple(range(1, ndim + 1)) if axes is None else tuple(a + 1 for a in axes)
-
-
 def reduction_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]
                       ) -> tuple[tuple[Tensor, ...], dict[str, Any]]:
     params["axis"] = canonical_axes(params["axis"], tensors[0].ndim)
@@ -290,7 +344,7 @@ def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
         if weight is not None:
             out_kept = out.reshape(kept_shape(x.shape, axis))
             t = t * evaluate(lambda a, b: weight(a, b, axis, **more), x, out_kept)
-        return np.sum(t, axis=batch_axes(axis, x.ndim), keepdims=keepdims)
+        return np.sum(t, axis=shift_axes(axis, x.ndim), keepdims=keepdims)
 
     def prep(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
         tensors, params = reduction_prepare(tensors, params)
@@ -299,5 +353,5 @@ def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
     return defop(name, forward, vjp=(vjp_x,), jvp=jvp,
                  params=(("axis", None), ("keepdims", False), *extra), kind="reduction",
                  help=help, sample=(sample,), domain=domain, note=note, method=True,
-                 prepare=prep)
+                 prepare=prep, batch=axis_rule())
 

@@ -12,10 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.tensor import Tensor
+from gradcli.engine.leading import pad_leading
+from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import AxisError, ShapeError
-from gradcli.ops._define import as_int, const, defop, fn
-from gradcli.ops.binary import _operator
+from gradcli.ops._batching import (
+    axis_rule,
+    elementwise,
+    everywhere,
+    item_ndim,
+)
+from gradcli.ops._define import as_int, defop, fn
+from gradcli.ops.binary import MUL, _operator
 
 
 def _swap_last(t: Tensor) -> Tensor:
@@ -52,18 +59,13 @@ def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return fn.matmul(_swap_last(a), g)
 
 
-def _pad(t: np.ndarray, body_ndim: int) -> np.ndarray:
-    missing = body_ndim - (t.ndim - 1)
-    return t if missing <= 0 else t.reshape((t.shape[0],) + (1,) * missing + t.shape[1:])
-
-
 def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.ndim == 0 or b.ndim == 0:
         terms = []
         if ts[0] is not None:
-            terms.append(_pad(ts[0], out.ndim) * b)
+            terms.append(pad_leading(ts[0], out.ndim) * b)
         if ts[1] is not None:
-            terms.append(a * _pad(ts[1], out.ndim))
+            terms.append(a * pad_leading(ts[1], out.ndim))
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
@@ -71,10 +73,10 @@ def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) ->
     total: Any = None
     if ts[0] is not None:
         t = ts[0][:, None, :] if a.ndim == 1 else ts[0]
-        total = _pad(t, body) @ b2
+        total = pad_leading(t, body) @ b2
     if ts[1] is not None:
         t = ts[1][..., None] if b.ndim == 1 else ts[1]
-        term = a2 @ _pad(t, body)
+        term = a2 @ pad_leading(t, body)
         total = term if total is None else total + term
     if b.ndim == 1:
         total = total[..., 0]
@@ -91,7 +93,9 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 
 MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
+               core="(n?,k),(k,m?)->(n?,m?)",
                help="matrix product a @ b (1-D operands act as vectors)")
+_MATMUL_BATCH = MATMUL.batch
 setattr(Tensor, "__matmul__", _operator("matmul"))
 setattr(Tensor, "__rmatmul__", _operator("matmul", reflected=True))
 
@@ -102,8 +106,17 @@ def _dot_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     return tensors, params
 
 
+def _dot_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+               params: dict[str, Any]) -> Tensor:
+    """At each point dot is a product (a scalar operand) or matmul (operands of at most 2-D)."""
+    if any(item_ndim(t, b) == 0 for t, b in zip(tensors, batched, strict=True)):
+        return elementwise(MUL, tensors, batched, params)
+    assert _MATMUL_BATCH is not None
+    return _MATMUL_BATCH(MATMUL, tensors, batched, params)
+
+
 defop("dot", np.dot, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp, nin=2,
-      kind="array", prepare=_dot_prepare, inputs=("a", "b"),
+      kind="array", prepare=_dot_prepare, inputs=("a", "b"), batch=_dot_batch,
       help="dot product of vectors; matrix product for matrices")
 
 
@@ -121,7 +134,16 @@ def _outer_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> 
     return total
 
 
-defop("outer", np.outer,
+def _outer_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                 params: dict[str, Any]) -> Tensor:
+    """Per point, a flattened column times a flattened row."""
+    a, b = ((fn.reshape(t, (t.shape[0], -1)) if f else fn.reshape(t, (1, -1)))
+            for t, f in zip(tensors, batched, strict=True))
+    return apply(MUL, (fn.reshape(a, (*a.shape, 1)),
+                       fn.reshape(b, (b.shape[0], 1, b.shape[1]))), {})
+
+
+defop("outer", np.outer, batch=_outer_batch,
       vjp=(lambda g, out, a, b: fn.reshape(fn.matmul(g, _flat(b)), a.shape),
            lambda g, out, a, b: fn.reshape(fn.matmul(_flat(a), g), b.shape)),
       jvp=_outer_jvp, nin=2, kind="array", inputs=("a", "b"),
@@ -134,9 +156,16 @@ def _trace_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     return tensors, params
 
 
-defop("trace", np.trace, vjp=(lambda g, out, m: g * const(np.eye(*m.shape)),),
-      jvp=lambda ts, out, m: np.trace(ts[0], axis1=1, axis2=2), kind="array",
-      inputs=("m",), prepare=_trace_prepare, method=True, help="sum of a matrix's diagonal")
+def _trace_vjp(g: Tensor, out: Tensor, m: Tensor) -> Tensor:
+    # the identity is the same at every point: a constant, not a mask
+    rows, columns = m.shape[-2:]
+    return fn.reshape(g, (*g.shape, 1, 1)) * Tensor._wrap(np.eye(rows, columns))
+
+
+defop("trace", lambda m: np.trace(m, axis1=-2, axis2=-1), vjp=(_trace_vjp,),
+      jvp=lambda ts, out, m: np.trace(ts[0], axis1=-2, axis2=-1), kind="array",
+      inputs=("m",), prepare=_trace_prepare, method=True, core="(m,n)->()",
+      help="sum of a matrix's diagonal")
 
 
 # -- joining ------------------------------------------------------------------------
@@ -147,6 +176,12 @@ def _join_axis(tensors: tuple[Tensor, ...], params: dict[str, Any], extra: int) 
         raise AxisError(f"axis {axis} is out of bounds for {ndim} dimensions")
     params["axis"] = axis % ndim
     return tensors, params
+
+
+def _join_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                params: dict[str, Any]) -> Tensor:
+    """Every input given the batch axis, then joined one axis further in."""
+    return apply(op, tuple(everywhere(tensors, batched)), {"axis": params["axis"] + 1})
 
 
 def _stack_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
@@ -168,7 +203,7 @@ def _filled(ts: list[Any], xs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
 
 defop("stack", lambda *xs, axis: np.stack(xs, axis=axis), vjp=_stack_vjp,
       jvp=lambda ts, out, *xs, axis: np.stack(_filled(ts, xs), axis=axis + 1),
-      nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare,
+      nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare, batch=_join_batch,
       help="join same-shaped tensors along a new axis")
 
 
@@ -190,7 +225,7 @@ def _concat_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
 
 defop("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
       jvp=lambda ts, out, *xs, axis: np.concatenate(_filled(ts, xs), axis=axis + 1),
-      nin=-1, params=(("axis", 0),), kind="array", prepare=_concat_prepare,
+      nin=-1, params=(("axis", 0),), kind="array", prepare=_concat_prepare, batch=_join_batch,
       help="join tensors end to end along an existing axis")
 
 
@@ -221,10 +256,12 @@ defop("softmax", _softmax,
       jvp=lambda ts, out, x, axis: out * (ts[0] - np.sum(ts[0] * out, axis=axis + 1,
                                                             keepdims=True)),
       params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
+      batch=axis_rule(single=True),
       help="exp(x) / sum(exp(x)) along axis")
 defop("log_softmax", _log_softmax,
       vjp=(lambda g, out, x, axis: g - fn.exp(out) * fn.sum(g, axis=axis, keepdims=True),),
       jvp=lambda ts, out, x, axis: ts[0] - np.sum(ts[0] * np.exp(out), axis=axis + 1,
                                                    keepdims=True),
       params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
+      batch=axis_rule(single=True),
       help="log(softmax(x)) along axis, without underflow")

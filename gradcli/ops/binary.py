@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from gradcli.engine.tensor import Tensor, apply, as_tensor
+from gradcli.ops._batching import elementwise
 from gradcli.ops._define import binary, const, defop, fn, linear_jvp
 
 
 def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) -> Any:
     """An entry whose JVP, dense or sparse, follows from its linear coefficients."""
     return defop(name, forward, vjp=vjp, jvp=linear_jvp(linear), linear=linear,
-                 broadcasting=True, **kwargs)
+                 broadcasting=True, batch=elementwise, **kwargs)
 
 
 ADD = _elementwise("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
@@ -115,7 +116,7 @@ _COMPARISONS = {
 for _name, (_forward, _text) in _COMPARISONS.items():
     defop(_name, _forward, vjp=None, jvp=None, nin=2, kind="comparison",
           help=f"{_text}, elementwise (true/false, no gradient)", broadcasting=True,
-          differentiable=False, public=False)
+          differentiable=False, public=False, batch=elementwise)
 
 
 # -- Tensor operators: the hot path, so they call `apply` directly -------------

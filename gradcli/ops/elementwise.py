@@ -15,6 +15,7 @@ import numpy as np
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
 from gradcli.ops import special
+from gradcli.ops._batching import elementwise
 from gradcli.ops._define import const, defop, fn, linear_jvp, unary
 
 LN2 = math.log(2.0)
@@ -61,7 +62,7 @@ def _log_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 defop("log", _log, vjp=(lambda g, out, x, base: g * (_log_scale(base) / x),),
       jvp=linear_jvp(lambda out, x, base: [_log_scale(base) / x]),
       linear=lambda out, x, base: [_log_scale(base) / x], params=(("base", None),),
-      prepare=_log_prepare, kind="elementwise", method=True, domain="x > 0",
+      prepare=_log_prepare, kind="elementwise", method=True, domain="x > 0", batch=elementwise,
       sample=((0.2, 3.0),), help="natural logarithm; log(x, base=b) for base b")
 unary("log1p", np.log1p, lambda x, out: 1.0 / (x + 1.0), help="log(1 + x), accurate for small x",
       domain="x > -1", sample=(-0.8, 3.0))

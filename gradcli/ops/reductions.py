@@ -13,6 +13,7 @@ import numpy as np
 
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
+from gradcli.ops._batching import axis_rule
 from gradcli.ops._define import canonical_axes, const, defop, expand, fn, reduction
 
 
@@ -159,7 +160,7 @@ def _prod_others_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, axis: Any) -
 
 
 defop("prod_others", _prod_others, vjp=(_prod_others_vjp,), jvp=_prod_others_jvp,
-      params=(("axis", None),), kind="reduction", public=False,
+      params=(("axis", None),), kind="reduction", public=False, batch=axis_rule(),
       help="product of the other elements of each reduced slice",
       prepare=lambda ts, p: (ts, {"axis": canonical_axes(p["axis"], ts[0].ndim)}))
 

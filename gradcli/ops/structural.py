@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.leading import pad_leading
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import IndexingError, ShapeError
+from gradcli.ops._batching import elementwise
 from gradcli.ops._define import as_int, defop, fn
 
 _BATCH = slice(None)
@@ -35,7 +37,17 @@ def _batched_sum_to(t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return reduced.reshape((t.shape[0], *shape))
 
 
-defop("sum_to", _sum_to,
+def _sum_to_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                  params: dict[str, Any]) -> Tensor:
+    (x,) = tensors
+    shape = params["shape"]
+    lead = x.ndim - 1 - len(shape)
+    if lead > 0:  # the per-point leading axes first, so the batch axis is never summed
+        x = fn.sum(x, axis=tuple(range(1, lead + 1)))
+    return apply(op, (x,), {"shape": (x.shape[0], *shape)})
+
+
+defop("sum_to", _sum_to, batch=_sum_to_batch,
       vjp=(lambda g, out, x, shape: fn.broadcast_to(g, x.shape),),
       jvp=lambda ts, out, x, shape: _batched_sum_to(ts[0], shape),
       params=(("shape", ()),), kind="structural", public=False,
@@ -50,7 +62,14 @@ def _broadcast_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, shape: tuple[i
     return np.broadcast_to(t, (t.shape[0], *shape))
 
 
-defop("broadcast_to", np.broadcast_to,
+def _broadcast_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                     params: dict[str, Any]) -> Tensor:
+    shape = params["shape"]
+    x = pad_leading(tensors[0], len(shape))
+    return apply(op, (x,), {"shape": (x.shape[0], *shape)})
+
+
+defop("broadcast_to", np.broadcast_to, batch=_broadcast_batch,
       vjp=(lambda g, out, x, shape: fn.sum_to(g, x.shape),),
       jvp=_broadcast_jvp, params=(("shape", ()),), kind="structural", public=False,
       moves=lambda shape: lambda a: np.broadcast_to(a, shape),
@@ -70,7 +89,13 @@ def _reshape_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any
     return tensors, params
 
 
-defop("reshape", np.reshape,
+def _reshape_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                   params: dict[str, Any]) -> Tensor:
+    (x,) = tensors
+    return apply(op, (x,), {"shape": (x.shape[0], *params["shape"])})
+
+
+defop("reshape", np.reshape, batch=_reshape_batch,
       vjp=(lambda g, out, x, shape: fn.reshape(g, x.shape),),
       jvp=lambda ts, out, x, shape: ts[0].reshape((ts[0].shape[0], *out.shape)),
       params=(("shape", ()),), kind="array", method=False, prepare=_reshape_prepare,
@@ -92,14 +117,19 @@ def _transpose_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> A
     return tensors, params
 
 
-defop("transpose", np.transpose,
+def _transpose_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                     params: dict[str, Any]) -> Tensor:
+    return apply(op, tensors, {"axes": (0, *(a + 1 for a in params["axes"]))})
+
+
+defop("transpose", np.transpose, batch=_transpose_batch,
       vjp=(lambda g, out, x, axes: fn.transpose(g, axes=tuple(np.argsort(axes).tolist())),),
       jvp=lambda ts, out, x, axes: np.transpose(ts[0], (0, *(a + 1 for a in axes))),
       params=(("axes", None),), kind="array", prepare=_transpose_prepare,
       moves=lambda axes: lambda a: np.transpose(a, axes),
       help="reverse (or permute, with axes) the axes; for a matrix, its transpose")
 
-defop("clone", np.copy, vjp=(lambda g, out, x: g,), jvp=lambda ts, out, x: ts[0],
+defop("clone", np.copy, batch=elementwise, vjp=(lambda g, out, x: g,), jvp=lambda ts, out, x: ts[0],
       kind="structural", method=True, help="a copy that stays in the graph",
       moves=lambda: lambda a: a)
 
@@ -165,14 +195,33 @@ def _scatter_add_jvp(ts: list[Any], out: np.ndarray, g: np.ndarray, shape: tuple
     return result
 
 
-defop("scatter_add", _scatter_add,
+def _scatter_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                   params: dict[str, Any]) -> Tensor:
+    (g,) = tensors
+    return apply(op, (g,), {"shape": (g.shape[0], *params["shape"]),
+                            "index": (_BATCH, *params["index"])})
+
+
+defop("scatter_add", _scatter_add, batch=_scatter_batch,
       vjp=(lambda g, out, x, shape, index: fn.getitem(g, index),),
       jvp=_scatter_add_jvp, params=(("shape", ()), ("index", ())), kind="structural",
       moves=lambda shape, index: _scatter_move(shape, index) if _is_basic(index) else None,
       public=False, help="zeros of a shape with x added at an index (the VJP of indexing)")
 
+def _getitem_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                   params: dict[str, Any]) -> Tensor:
+    """The same index at every point: the batch axis is kept whole in front of it."""
+    (x,) = tensors
+    index = params["index"]
+    try:  # checked against one point's shape, so errors speak of the point
+        np.broadcast_to(np.float64(0.0), x.shape[1:])[index]
+    except (IndexError, ValueError) as exc:
+        raise IndexingError(f"{exc} (at each point the value has shape {x.shape[1:]})") from None
+    return apply(op, (x,), {"index": (_BATCH, *index)})
+
+
 GETITEM = defop(
-    "getitem", lambda x, index: x[index],
+    "getitem", lambda x, index: x[index], batch=_getitem_batch,
     vjp=(lambda g, out, x, index: fn.scatter_add(g, x.shape, index),),
     jvp=lambda ts, out, x, index: ts[0][(_BATCH, *index)],
     params=(("index", ()),), kind="structural", public=False, backward="IndexBackward0",
@@ -197,6 +246,7 @@ setattr(Tensor, "reshape", _reshape_method)
 setattr(Tensor, "transpose", _transpose_method)
 setattr(Tensor, "T", property(lambda self: fn.transpose(self)))
 
-defop("detach", lambda x: x, vjp=None, jvp=None, kind="structural", differentiable=False,
+defop("detach", lambda x: x, batch=elementwise, vjp=None, jvp=None, kind="structural",
+      differentiable=False,
       help="the same value, cut from the graph: no gradient flows through it",
       note="a detached path contributes exactly 0 to every derivative")
