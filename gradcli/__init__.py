@@ -28,8 +28,9 @@ __version__ = "0.1.0"
 
 # one module-level function per public op, generated from the table
 for _op in public_ops():
-    globals()[_op.name] = getattr(fn, _op.name)
-del _op
+    for _name in (_op.name, *_op.aliases):
+        globals()[_name] = getattr(fn, _op.name)
+del _op, _name
 
 
 def __getattr__(name: str) -> Any:

@@ -187,8 +187,10 @@ def _unique(tensors: list[Tensor]) -> list[Tensor]:
 def functions() -> FunctionsResult:
     from gradcli.language.builder import language_functions
 
-    rows = [FunctionRow(op.name, op.signature, op.kind, op.domain, op.help, op.note)
-            for op in sorted(language_functions().values(), key=lambda o: (o.kind, o.name))]
+    ops = {op.name: op for op in language_functions().values()}.values()  # aliases once
+    rows = [FunctionRow(op.name, op.signature, op.kind, op.domain, op.help, op.note,
+                        op.group, op.aliases)
+            for op in sorted(ops, key=lambda o: (o.group, o.name))]
     return FunctionsResult("functions", rows)
 
 

@@ -129,11 +129,13 @@ class CheckResult(Result):
 
 
 class FunctionRow:
-    __slots__ = ("domain", "help", "kind", "name", "note", "signature")
+    __slots__ = ("aliases", "domain", "group", "help", "kind", "name", "note", "signature")
 
     def __init__(self, name: str, signature: str, kind: str, domain: str | None, help: str,
-                 note: str | None):
+                 note: str | None, group: str = "", aliases: tuple[str, ...] = ()):
         self.name = name
+        self.group = group
+        self.aliases = aliases
         self.signature = signature
         self.kind = kind
         self.domain = domain

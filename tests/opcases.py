@@ -110,6 +110,15 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
                 Case("var-axis", lambda x: fn.var(x, axis=0), [r(3, 2)])],
         "std": [Case("std-ddof1", lambda x: fn.std(x, ddof=1), [r(4)]),
                 Case("std-axis", lambda x: fn.std(x, axis=1, keepdims=True), [r(2, 3)])],
+        "polygamma": [Case(f"polygamma-{n}", lambda x, n=n: fn.polygamma(float(n), x),
+                           [rng.uniform(0.3, 4.0, size=(3,))]) for n in (0, 1, 3)]
+        + [Case("polygamma-negative-x", lambda x: fn.polygamma(1.0, x),
+                [rng.uniform(-1.8, -1.2, size=(2,))])],
+        "sinc_derivative": [
+            Case(f"sinc-d{k}", lambda x, k=k: fn.sinc_derivative(x, order=k),
+                 [np.array([-2.7, -0.6, 0.0, 0.3, 0.999, 1.001, 4.2])]) for k in (1, 2, 3)],
+        "sinc": [Case("sinc-at-0", fn.sinc, [np.array([0.0, 1e-9])])],
+        "elu": [Case("elu-alpha", lambda x: fn.elu(x, alpha=0.5), [r(4)])],
         "norm": [Case(f"norm-{o}", lambda x, o=o: fn.norm(x, ord=o), [r(5)])
                  for o in (2, 1, math.inf, 3, -math.inf)]
         + [Case("norm-axis", lambda x: fn.norm(x, axis=1), [r(2, 3)])],

@@ -309,12 +309,17 @@ def test_typer_path_computes_like_the_fast_path():
 
 def test_functions_lists_the_op_table():
     result = runner.invoke(app, ["functions", "--format", "json"])
-    names = {f["name"] for f in strict_json(result.stdout)["functions"]}
+    listed = strict_json(result.stdout)["functions"]
+    names = {f["name"] for f in listed} | {a for f in listed for a in f["aliases"]}
     from gradcli.language.builder import language_functions
 
     assert names == set(language_functions())
+    assert len({f["name"] for f in listed}) == len(listed)  # each function once
+    groups = [f["group"] for f in listed]
+    assert groups == sorted(groups) and "special functions" in groups
     result = runner.invoke(app, ["functions"])
     assert "sin(x)" in result.stdout and "x > 0" in result.stdout
+    assert "log (ln)" in result.stdout and "asin (arcsin)" in result.stdout
 
 
 def test_both_front_ends_know_the_same_options():

@@ -52,8 +52,9 @@ def to_json_object(result: Any) -> dict[str, Any]:
         return _plot_json(result)
     if isinstance(result, r.FunctionsResult):
         return {"command": "functions", "functions": [
-            {"name": row.name, "signature": row.signature, "kind": row.kind,
-             "domain": row.domain, "help": row.help, "note": row.note} for row in result.rows]}
+            {"name": row.name, "aliases": list(row.aliases), "group": row.group,
+             "signature": row.signature, "kind": row.kind, "domain": row.domain,
+             "help": row.help, "note": row.note} for row in result.rows]}
     obj: dict[str, Any] = {
         "command": result.command,
         "expression": result.expression,
@@ -265,11 +266,14 @@ def _heading(result: Any) -> str:
 def table_view(result: Any, precision: int = 6) -> tuple[str, list[Block]]:
     p = precision
     if isinstance(result, r.FunctionsResult):
-        return "gradcli functions", [Rows(["name", "signature", "domain", "help"], [
-            [row.name, row.signature,
+        # grouped: the group's name on its first row; aliases next to their function
+        return "gradcli functions", [Rows(["group", "name", "signature", "domain", "help"], [
+            ["" if k and result.rows[k - 1].group == row.group else row.group,
+             row.name + (f" ({', '.join(row.aliases)})" if row.aliases else ""),
+             row.signature,
              row.domain or ("all reals" if row.kind in ("elementwise", "binary") else ""),
              row.help + (f" ({row.note})" if row.note else "")]
-            for row in result.rows])]
+            for k, row in enumerate(result.rows)])]
     blocks: list[Block] = [Lines([("value", fmt_array(result.value, p))])]
     if isinstance(result, r.GradResult):
         if result.seed is not None:

@@ -28,10 +28,10 @@ class OpDef:
     input's shape, and pads tangents so the batch axis lines up.
     """
 
-    __slots__ = ("backward_name", "batch", "broadcasting", "core", "differentiable", "domain",
-                 "forward",
-                 "help", "jvp", "kind", "linear", "method", "moves", "name", "nin", "note",
-                 "params", "prepare", "public", "sample", "signature", "vjp")
+    __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
+                 "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
+                 "name", "nin", "note", "params", "prepare", "public", "sample", "signature",
+                 "vjp")
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjp: tuple[VjpRule, ...] | VjpRule | None, jvp: JvpRule | None, *,
@@ -44,7 +44,8 @@ class OpDef:
                  linear: Callable[..., Any] | None = None,
                  moves: Callable[..., Any] | None = None,
                  prepare: Callable[..., Any] | None = None,
-                 batch: Callable[..., Any] | None = None, core: str | None = None):
+                 batch: Callable[..., Any] | None = None, core: str | None = None,
+                 group: str = "", aliases: tuple[str, ...] = ()):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -77,6 +78,10 @@ class OpDef:
         self.batch = batch
         #: for ops that broadcast over leading axes: the gufunc core signature
         self.core = core
+        #: for `gradcli functions`: the heading this op is listed under
+        self.group = group
+        #: other names the language accepts for this op (ln for log, arcsin for asin)
+        self.aliases = aliases
 
     @property
     def param_names(self) -> tuple[str, ...]:

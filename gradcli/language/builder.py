@@ -89,8 +89,15 @@ def _join(first: Ref | Token | Span, last: Ref | Token | Span) -> Span:
 
 
 def language_functions() -> dict[str, OpDef]:
-    """Every function a user may call by name: the public entries of the op table."""
-    return {name: op for name, op in OPS.items() if op.public}
+    """Every function a user may call by name: the public entries of the op table, under
+    their names and their aliases (ln for log)."""
+    functions = {}
+    for name, op in OPS.items():
+        if op.public:
+            functions[name] = op
+            for alias in op.aliases:
+                functions[alias] = op
+    return functions
 
 
 def suggest(name: str, choices: list[str]) -> list[str]:

@@ -7,12 +7,14 @@ that one table.
 
 from gradcli.engine.op import OPS, OpDef, lookup, public_ops
 from gradcli.ops import (  # noqa: F401
+    activations,
     arrays,
     binary,
     constructors,
     elementwise,
     linalg,
     reductions,
+    special_functions,
     structural,
 )
 from gradcli.ops._batching import apply_batched

@@ -32,7 +32,9 @@ The keywords of an entry (`defop`; the helpers pass them through):
                           JVP broadcast over leading axes: its gufunc core
                           signature, e.g. ``"(m,m)->()"`` (det) or
                           ``"(n?,k),(k,m?)->(n?,m?)"`` (matmul)
-``kind, help``            the group in `gradcli functions`, one line of help
+``kind, help``            what sort of op it is, one line of help
+``group, aliases``        the heading in `gradcli functions` (default: from
+                          kind), and other names the language accepts (``ln``)
 ``domain, note``          where the op is defined; the derivative chosen at a
                           kink or tie and why
 ``sample``                per input, an interval inside the domain (tests, docs)
@@ -190,7 +192,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           differentiable: bool = True, prepare: Callable[..., Any] | None = None,
           backward: str | None = None, linear: Callable[..., Any] | None = None,
           moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
-          core: str | None = None) -> OpDef:
+          core: str | None = None, group: str | None = None,
+          aliases: Sequence[str] = ()) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -208,13 +211,21 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         signature=_signature(name, nin, params, input_names),
         differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
         batch=batch, core=core,
+        group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
     )
     register(op)
     function = make_function(op)
-    setattr(fn, name, function)
+    for spelling in (name, *aliases):
+        setattr(fn, spelling, function)
     if method:
         setattr(Tensor, name, _as_method(function))
     return op
+
+
+#: the heading `gradcli functions` lists an entry under, unless the entry names its own
+GROUPS = {"elementwise": "elementwise functions", "binary": "functions of several values",
+          "reduction": "reductions", "array": "arrays", "structural": "arrays",
+          "constructor": "constructors", "comparison": "comparisons"}
 
 
 def _as_method(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -243,8 +254,10 @@ def linear_jvp(linear: Callable[..., Any]) -> Callable[..., Any]:
 # -- the common shapes of entry -------------------------------------------------
 def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial | None, *,
           help: str, domain: str | None = None, sample: tuple[float, float] = (-2.0, 2.0),
-          note: str | None = None) -> OpDef:
-    """y = f(x) elementwise; `derivative(x, out)` is f'(x) in Tensor code (None: zero)."""
+          note: str | None = None, **more: Any) -> OpDef:
+    """y = f(x) elementwise; `derivative(x, out)` is f'(x) in Tensor code (None: zero).
+
+    `more` passes `group` and `aliases` on to `defop`."""
     if derivative is None:
         # piecewise constant (floor, sign, ...): PyTorch's gradient is zero everywhere
         vjp: tuple[Callable[..., Tensor], ...] = (lambda g, out, x: g * 0.0,)
@@ -256,14 +269,14 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
                  domain=domain, sample=(sample,), note=note, method=True, linear=linear,
-                 batch=elementwise)
+                 batch=elementwise, **more)
 
 
 def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
            partials: tuple[Partial, Partial], *, help: str, domain: str | None = None,
            sample: tuple[tuple[float, float], tuple[float, float]] = ((-2, 2), (-2, 2)),
            note: str | None = None, inputs: Sequence[str] = ("x", "y"),
-           backward: str | None = None) -> OpDef:
+           backward: str | None = None, **more: Any) -> OpDef:
     """z = f(x, y) with numpy broadcasting; partials are (dz/dx, dz/dy)(x, y, out)."""
     dx, dy = partials
     vjp = (lambda g, out, x, y: g * dx(x, y, out), lambda g, out, x, y: g * dy(x, y, out))
@@ -271,7 +284,7 @@ def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
                  domain=domain, sample=sample, note=note, broadcasting=True,
-                 inputs=inputs, backward=backward, linear=linear, batch=elementwise)
+                 inputs=inputs, backward=backward, linear=linear, batch=elementwise, **more)
 
 
 def canonical_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:

@@ -71,6 +71,21 @@ binary("minimum", np.minimum,
        (lambda x, y, out: const((x.data < y.data) + 0.5 * (x.data == y.data)),
         lambda x, y, out: const((y.data < x.data) + 0.5 * (x.data == y.data))),
        help="elementwise smaller of x and y", note="on a tie each side gets half the gradient")
+# d/dy (x - y*floor(x/y)) = -floor(x/y), the floor being piecewise constant (as PyTorch)
+binary("mod", np.mod, (lambda x, y, out: 1.0, lambda x, y, out: -fn.floor(x / y)),
+       help="remainder with the divisor's sign, as Python's %; also written x % y",
+       domain="y != 0", sample=((2.1, 2.9), (1.0, 1.04)),
+       note="d/dx = 1 and d/dy = -floor(x/y); at multiples of y the value jumps and these "
+            "one-sided values are used")
+binary("fmod", np.fmod, (lambda x, y, out: 1.0, lambda x, y, out: -fn.trunc(x / y)),
+       help="remainder with the dividend's sign, as C's fmod",
+       domain="y != 0", sample=((2.1, 2.9), (1.0, 1.04)),
+       note="d/dx = 1 and d/dy = -trunc(x/y); at multiples of y the value jumps")
+binary("heaviside", np.heaviside,
+       (lambda x, h0, out: 0.0, lambda x, h0, out: fn.where(x == 0.0, 1.0, 0.0)),
+       inputs=("x", "h0"), help="step function: 0 for x < 0, h0 at x = 0, 1 for x > 0",
+       sample=((0.1, 2.0), (0.0, 1.0)),
+       note="piecewise constant in x (derivative 0); d/dh0 is 1 where x = 0")
 binary("logaddexp", np.logaddexp,
        (lambda x, y, out: fn.exp(x - out), lambda x, y, out: fn.exp(y - out)),
        help="log(e^x + e^y) without overflow")

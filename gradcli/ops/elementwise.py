@@ -21,6 +21,7 @@ from gradcli.ops._define import const, defop, fn, linear_jvp, unary
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+DEGREE = math.pi / 180.0
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -63,6 +64,7 @@ defop("log", _log, vjp=(lambda g, out, x, base: g * (_log_scale(base) / x),),
       jvp=linear_jvp(lambda out, x, base: [_log_scale(base) / x]),
       linear=lambda out, x, base: [_log_scale(base) / x], params=(("base", None),),
       prepare=_log_prepare, kind="elementwise", method=True, domain="x > 0", batch=elementwise,
+      aliases=("ln",),
       sample=((0.2, 3.0),), help="natural logarithm; log(x, base=b) for base b")
 unary("log1p", np.log1p, lambda x, out: 1.0 / (x + 1.0), help="log(1 + x), accurate for small x",
       domain="x > -1", sample=(-0.8, 3.0))
@@ -85,32 +87,49 @@ unary("cos", np.cos, lambda x, out: -fn.sin(x), help="cosine (radians)")
 unary("tan", np.tan, lambda x, out: 1.0 + out * out, help="tangent (radians)",
       domain="x != pi/2 + k*pi", sample=(-1.2, 1.2))
 unary("asin", np.arcsin, lambda x, out: 1.0 / fn.sqrt(1.0 - x * x), help="inverse sine",
+      aliases=("arcsin",),
       domain="-1 <= x <= 1", sample=(-0.9, 0.9))
 unary("acos", np.arccos, lambda x, out: -1.0 / fn.sqrt(1.0 - x * x), help="inverse cosine",
+      aliases=("arccos",),
       domain="-1 <= x <= 1", sample=(-0.9, 0.9))
-unary("atan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x), help="inverse tangent")
+unary("atan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x), help="inverse tangent",
+      aliases=("arctan",))
 unary("sinh", np.sinh, lambda x, out: fn.cosh(x), help="hyperbolic sine")
 unary("cosh", np.cosh, lambda x, out: fn.sinh(x), help="hyperbolic cosine")
 unary("tanh", np.tanh, lambda x, out: 1.0 - out * out, help="hyperbolic tangent")
 unary("asinh", np.arcsinh, lambda x, out: 1.0 / fn.sqrt(x * x + 1.0),
-      help="inverse hyperbolic sine")
+      help="inverse hyperbolic sine", aliases=("arcsinh",))
 unary("acosh", np.arccosh, lambda x, out: 1.0 / fn.sqrt(x * x - 1.0),
-      help="inverse hyperbolic cosine", domain="x >= 1", sample=(1.2, 3.0))
+      help="inverse hyperbolic cosine", domain="x >= 1", sample=(1.2, 3.0), aliases=("arccosh",))
 unary("atanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x),
-      help="inverse hyperbolic tangent", domain="-1 < x < 1", sample=(-0.9, 0.9))
-unary("sigmoid", _sigmoid, lambda x, out: out * (1.0 - out), help="logistic function 1/(1+e^-x)")
+      help="inverse hyperbolic tangent", domain="-1 < x < 1", sample=(-0.9, 0.9),
+      aliases=("arctanh",))
+unary("sigmoid", _sigmoid, lambda x, out: out * (1.0 - out), help="logistic function 1/(1+e^-x)",
+      group="activations")
 unary("logit", _logit, lambda x, out: 1.0 / (x * (1.0 - x)),
       help="inverse of sigmoid, log(x/(1-x))", domain="0 < x < 1", sample=(0.1, 0.9))
-unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a smooth relu")
+unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a smooth relu",
+      group="activations")
 unary("relu", lambda x: np.maximum(x, 0.0), lambda x, out: const(x.data > 0),
-      help="max(x, 0)", note="at x = 0 the derivative is 0, as in PyTorch")
+      help="max(x, 0)", note="at x = 0 the derivative is 0, as in PyTorch", group="activations")
 unary("erf", special.erf, lambda x, out: TWO_OVER_SQRT_PI * fn.exp(-x * x),
-      help="error function")
+      help="error function", group="special functions")
 unary("erfc", special.erfc, lambda x, out: -TWO_OVER_SQRT_PI * fn.exp(-x * x),
-      help="complementary error function, 1 - erf(x)")
+      help="complementary error function, 1 - erf(x)", group="special functions")
 unary("floor", np.floor, None, help="largest integer <= x", sample=(0.1, 0.9),
       note="piecewise constant: derivative 0 everywhere, as in PyTorch")
 unary("ceil", np.ceil, None, help="smallest integer >= x", sample=(0.1, 0.9),
       note="piecewise constant: derivative 0 everywhere, as in PyTorch")
 unary("round", np.round, None, help="nearest integer (halves to even)", sample=(0.1, 0.4),
       note="piecewise constant: derivative 0 everywhere, as in PyTorch")
+unary("trunc", np.trunc, None, help="x with its fractional part dropped (towards 0)",
+      sample=(0.1, 0.9), note="piecewise constant: derivative 0 everywhere, as in PyTorch")
+unary("sec", lambda x: 1.0 / np.cos(x), lambda x, out: out * fn.tan(x), help="secant, 1/cos(x)",
+      domain="x != pi/2 + k*pi", sample=(-1.2, 1.2))
+unary("csc", lambda x: 1.0 / np.sin(x), lambda x, out: -out * fn.cot(x),
+      help="cosecant, 1/sin(x)", domain="x != k*pi", sample=(0.3, 2.8))
+unary("cot", lambda x: np.cos(x) / np.sin(x), lambda x, out: -(1.0 + out * out),
+      help="cotangent, cos(x)/sin(x)", domain="x != k*pi", sample=(0.3, 2.8))
+unary("deg2rad", np.deg2rad, lambda x, out: DEGREE, help="degrees to radians, x*pi/180",
+      sample=(-180.0, 180.0))
+unary("rad2deg", np.rad2deg, lambda x, out: 1.0 / DEGREE, help="radians to degrees, x*180/pi")

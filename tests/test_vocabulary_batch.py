@@ -1,0 +1,80 @@
+"""Every elementwise function in the table, and every alias, run over many points at once
+(`--points`) equals the same function at each point alone; `gradcli batch` runs them too.
+
+The expressions are generated from the op table, with points from each entry's
+`sample` intervals, so a new function is covered without being named here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradcli import compute
+from gradcli.batch.compute import chunk_columns
+from gradcli.cli import _run
+from gradcli.cli.render import record_columns
+from gradcli.language import parse
+from gradcli.ops import public_ops
+
+VARIABLES = ("x", "y", "z")
+
+
+def _expressions():
+    for op in public_ops():
+        if op.kind not in ("elementwise", "binary") or op.nin < 1:
+            continue
+        for spelling in (op.name, *op.aliases):
+            yield pytest.param(op, spelling, id=spelling)
+
+
+def _points(op, rng, count=3):
+    intervals = op.sample or ((-2.0, 2.0),) * op.nin
+    points = {}
+    for name, (lo, hi) in zip(VARIABLES, intervals, strict=False):
+        values = rng.uniform(lo, hi, size=count)
+        points[name] = values
+    if op.name == "polygamma":  # its first input is an order: a whole number
+        points["x"] = np.round(points["x"])
+    return points
+
+
+@pytest.mark.parametrize("op,spelling", list(_expressions()))
+def test_many_points_at_once_equal_each_point_alone(op, spelling):
+    names = VARIABLES[:op.nin]
+    text = f"{spelling}({', '.join(names)})"
+    program = parse(text)
+    points = _points(op, np.random.default_rng(5))
+    for command in ("eval", "grad", "hessian"):
+        columns = dict(chunk_columns(command, program, points, {}))
+        for k in range(3):
+            at = {n: v[k] for n, v in points.items()}
+            single = compute.run_command(command, text, at)
+            for name, value in record_columns(single):
+                np.testing.assert_allclose(columns[name][k], value, rtol=1e-12, atol=1e-13,
+                                           err_msg=f"{text} {command} {name}")
+
+
+def test_batch_jobs_run_the_new_functions(tmp_path, capsys):
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [
+        {"id": "gamma", "command": "grad", "expression": "gamma(x) + ln(x)", "at": {"x": 3}},
+        {"id": "mod", "command": "hessian", "expression": "mod(x, y) + fmod(x, y) * beta(x, y)",
+         "at": {"x": 2.5, "y": 1.5}},
+        {"id": "act", "command": "grad", "expression": "gelu(x) + silu(x) + elu(x, alpha=2)",
+         "at": {"x": -0.5}},
+    ]
+    jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    code = _run(["batch", str(jobs), "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    results = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert len(results) == 3
+    for job, result in zip(lines, results, strict=True):
+        single = compute.run_command(job["command"], job["expression"],
+                                     {k: float(v) for k, v in job["at"].items()})
+        assert json.dumps(result).count("error") == 0, result
+        np.testing.assert_allclose(float(np.ravel(result["value"])[0]),
+                                   float(np.ravel(single.value)[0]), rtol=1e-12)
