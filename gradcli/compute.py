@@ -145,7 +145,12 @@ def output_labels(program: Program, shape: tuple[int, ...]) -> list[str]:
 
 
 def graph(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,
-          seed: Any = None, retain_grad: bool = False) -> GraphResult:
+          seed: Any = None, retain_grad: bool = False, order: int = 1,
+          picture: bool = False) -> Any:
+    """The graph forward and backward ran through, one row per node; or, with
+    picture=True or order 2, the graph as a picture model (see `graph_picture`)."""
+    if picture or order != 1:
+        return graph_picture(expression, at, wrt, seed, order=order)
     program, values, chosen, warnings = prepare(expression, at, wrt)
     leaves = make_leaves(values, chosen)
     evaluation = program.run(leaves)
@@ -231,26 +236,3 @@ def graph_picture(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | N
         model = graph_model([g for _, g in live], [f"∂f/∂{n}" for n, _ in live])
     return GraphPictureResult("graph", expression, values, output.data, warnings,
                               model=model, order=order)
-
-
-def run_command(command: str, expression: str, at: Mapping[str, Any],
-                wrt: Sequence[str] | None = None, seed: Any = None, *, eig: bool = False,
-                mode: str = "auto", retain_grad: bool = False, order: int = 1,
-                rtol: float = 1e-5, atol: float = 1e-8) -> Any:
-    """One command by name: what the CLI and batch job files both call."""
-    if command == "eval":
-        return evaluate(expression, at)
-    if command == "grad":
-        return gradient(expression, at, wrt, seed)
-    if command == "hessian":
-        return hessian(expression, at, wrt, eig=eig)
-    if command == "jacobian":
-        return jacobian(expression, at, wrt, mode=mode)
-    if command == "graph":
-        return graph(expression, at, wrt, seed, retain_grad=retain_grad)
-    if command == "check":
-        from gradcli.checking import check
-
-        return check(expression, at, wrt, order=order, rtol=rtol, atol=atol)
-    raise ArgumentError(f"unknown command '{command}'",
-                        hint="one of eval, grad, hessian, jacobian, graph, check")

@@ -10,13 +10,26 @@ too, so code written against PyTorch's habits still catches it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
-#: Exit codes, documented in the README. 1 means "computed, but not good".
+#: Exit codes, documented in the README ("Exit codes"); each means one thing.
 EXIT_OK = 0
+#: computed, but not good: check found a mismatch, a non-finite value under --strict,
+#: a bad row or job in batch work
 EXIT_NOT_GOOD = 1
+#: bad input: syntax, unknown function, unbound variable, shape, a bad option
 EXIT_BAD_INPUT = 2
+#: an internal failure: a bug in gradcli (EX_SOFTWARE)
+EXIT_SOFTWARE = 70
+#: the results could not be written to standard output: disk full, stdout closed (EX_IOERR)
+EXIT_OUTPUT = 74
+#: stopped by a signal: 128 + its number (SIGHUP 1, SIGINT 2, SIGTERM 15)
+EXIT_HANGUP = 129
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class Span(NamedTuple):
@@ -42,6 +55,37 @@ class GradcliError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP, raised where the program was, so that every `finally`
+    and every cleanup written for Ctrl-C (temporary files, scratch folders) runs for all
+    three. Not a `GradcliError`: nothing but the error boundary should catch it."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+        self.exit_code = 128 + signum
+
+
+_JOB_FIELDS: ContextVar[bool] = ContextVar("gradcli_options_named_as_job_fields",
+                                           default=False)
+
+
+def option_name(field: str) -> str:
+    """How a message names an option: `--retain-grad` on the command line, `retain_grad`
+    inside a batch job (whose fields carry the option's field name)."""
+    return field if _JOB_FIELDS.get() else "--" + field.replace("_", "-")
+
+
+@contextmanager
+def options_named_as_job_fields() -> Iterator[None]:
+    token = _JOB_FIELDS.set(True)
+    try:
+        yield
+    finally:
+        _JOB_FIELDS.reset(token)
 
 
 class AutogradError(GradcliError, RuntimeError):
@@ -133,3 +177,23 @@ class MissingExtraError(GradcliError):
     """An optional Python extra (matplotlib for plot --out) is not installed."""
 
     kind = "missing-extra"
+
+
+class UsageError(GradcliError):
+    """A command line the front end cannot read: an unknown option, a missing value."""
+
+    kind = "usage"
+
+
+class OutputError(GradcliError):
+    """Standard output cannot be written (a full disk, a closed stdout)."""
+
+    kind = "output"
+    exit_code = EXIT_OUTPUT
+
+
+class InternalError(GradcliError):
+    """Anything that is not a `GradcliError`: a bug in gradcli, reported as one."""
+
+    kind = "internal"
+    exit_code = EXIT_SOFTWARE

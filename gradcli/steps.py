@@ -14,7 +14,7 @@ import numpy as np
 
 from gradcli.engine.autograd import grad
 from gradcli.engine.tensor import Tensor
-from gradcli.errors import ArgumentError, NotScalarError, ShapeError, Span
+from gradcli.errors import ArgumentError, NotScalarError, ShapeError, Span, option_name
 from gradcli.language.program import Program, parse
 
 
@@ -34,7 +34,8 @@ def prepare(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None
             if name not in free:
                 known = ", ".join(free) or "none"
                 raise ArgumentError(
-                    f"--wrt names '{name}', which is not a variable of the expression",
+                    f"{option_name('wrt')} names '{name}', which is not a variable of the "
+                    "expression",
                     hint=f"the expression's variables are: {known}")
             if name not in chosen:
                 chosen.append(name)
@@ -88,8 +89,11 @@ def require_scalar(program: Program, output: Tensor, command: str) -> None:
         raise NotScalarError(
             f"{command} needs a scalar output, but the expression gives shape {output.shape}",
             span=Span(0, len(program.text)),
-            hint="pass --seed VALUE (of the output's shape) to get seedᵀJ, as backward(gradient) "
-                 "does, or use 'gradcli jacobian' for the whole matrix")
+            hint=f"pass {option_name('seed')} VALUE (of the output's shape) to get seedᵀJ, as "
+                 "backward(gradient) does, or use 'gradcli jacobian' for the whole matrix"
+            if command in ("grad", "graph") else
+            "reduce it to a number (sum, mean, norm, or one element such as f[0]), or use "
+            "'gradcli jacobian' for the derivatives of every output")
 
 
 def seed_for(program: Program, output: Tensor, seed: Any, command: str) -> np.ndarray | None:
@@ -99,8 +103,9 @@ def seed_for(program: Program, output: Tensor, seed: Any, command: str) -> np.nd
         return None
     seed_array = np.asarray(seed, dtype=np.float64)
     if seed_array.shape != output.shape:
-        raise ShapeError(f"--seed has shape {seed_array.shape} but the output has shape "
-                         f"{output.shape}", hint="give a seed of exactly the output's shape")
+        raise ShapeError(f"{option_name('seed')} has shape {seed_array.shape} but the output "
+                         f"has shape {output.shape}",
+                         hint="give a seed of exactly the output's shape")
     return seed_array
 
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from gradcli.cli import _run
 from gradcli.cli.app import app
 from gradcli.cli.fast import parse_argv
-from gradcli.cli.options import OPTION_FLAGS
+from gradcli.cli.spec import BY_NAME
 
 ESCAPE = re.compile(r"\x1b\[")
 
@@ -322,18 +322,6 @@ def test_functions_lists_the_op_table():
     assert "log (ln)" in result.stdout and "asin (arcsin)" in result.stdout
 
 
-def test_both_front_ends_know_the_same_options():
-    import typer.main
-
-    command = typer.main.get_command(app)
-    for name, sub in command.commands.items():
-        if name in ("functions", "plot", "batch"):  # not on the lean path
-            continue
-        flags = {opt for p in sub.params for opt in p.opts if opt.startswith("--")}
-        fast = {flag for flag, (_, _, commands) in OPTION_FLAGS.items() if name in commands}
-        assert flags - {"--help"} == fast, name
-
-
 def test_expression_may_start_with_a_minus(capsys):
     assert run_json(capsys, "eval", "-x^2", "x=3")["value"] == -9.0
 
@@ -346,9 +334,9 @@ def test_fast_front_end_defers_what_it_does_not_know():
     assert parse_argv(["grad", "x", "x=1", "--eig"]) is None  # not a grad option
     parsed = parse_argv(["grad", "x*y", "x=1", "--at", "y=2", "--wrt=x", "--format", "json"])
     assert parsed is not None
-    command, expression, bindings, options = parsed
-    assert (command, expression, bindings) == ("grad", "x*y", ["x=1"])
-    assert options.at == ["y=2"] and options.wrt == "x" and options.format == "json"
+    assert parsed.command is BY_NAME["grad"]
+    assert parsed.arguments == {"expression": "x*y", "bindings": ["x=1"]}
+    assert parsed.given == {"at": ["y=2"], "wrt": "x", "format": "json"}
 
 
 # -- the installed entry point ----------------------------------------------------------------

@@ -1,11 +1,13 @@
 """The command line: `gradcli COMMAND EXPR [NAME=VALUE]... [options]`.
 
 `main` tries the lean front end first and falls back to the Typer app for
-help, completion and anything unusual; both end in `run.execute`.
+help, completion and anything unusual; both are built from `cli/spec.py` and
+both end in `run.execute`, inside the one error boundary (`cli/boundary.py`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gradcli.errors import EXIT_INTERRUPTED
@@ -13,26 +15,54 @@ from gradcli.errors import EXIT_INTERRUPTED
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    from gradcli.cli import signals
+
+    signals.install()
     try:
         code = _run(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("gradcli: interrupted\n")
-        code = EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # the reader went away (| head): not an error of ours
-        code = 0
+    except KeyboardInterrupt as stop:  # a signal before a command started
+        code = getattr(stop, "exit_code", EXIT_INTERRUPTED)
+        sys.stderr.write(f"gradcli: interrupted ({getattr(stop, 'name', 'SIGINT')})\n")
+    code = _flush_stdout(code)
     sys.exit(code)
 
 
 def _run(args: list[str]) -> int:
     from gradcli.cli.fast import parse_argv
 
-    parsed = parse_argv(args)
-    if parsed is not None:
+    invocation = parse_argv(args)
+    if invocation is not None:
         from gradcli.cli.run import execute
 
-        command, expression, bindings, options = parsed
-        return execute(command, expression, bindings, options)
+        return execute(invocation)
     from gradcli.cli.app import run_app
 
     return run_app(args)
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush stdout while we can still say what went wrong, then make sure the
+    interpreter's own flush at exit has nothing left to fail on."""
+    from gradcli.errors import EXIT_OUTPUT
+
+    if sys.stdout is None:
+        return code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (| head): not an error of ours
+    except (OSError, ValueError) as exc:
+        if code == 0:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            sys.stderr.write(f"error: cannot write the results to standard output: {reason}\n")
+            code = EXIT_OUTPUT
+    else:
+        return code
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        sys.stdout = None
+    return code

@@ -1,62 +1,144 @@
-"""The Typer app: help, completion, and every option, over `gradcli.cli.run.execute`.
+"""The Typer app, built from the spec: help, completion, and every option.
 
-Each command only gathers its options into `Options` and hands them to
-`execute`, which makes one library call and renders the result.
+Each command is generated from its row in `cli/spec.py`: its parameters,
+their help and defaults, its docstring. The generated callback only gathers
+what was given into an `Invocation` and hands it to `run.execute`, like the
+lean front end does. Usage errors Typer finds (an unknown option, a value of
+the wrong kind) go through the same error boundary: one message, exit 2,
+JSON on stdout with --format json, and a suggestion only where a real option
+is close.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from gradcli import __version__
-from gradcli.batch import DEFAULT_CHUNK
-from gradcli.cli.options import Options
-from gradcli.cli.run import execute, list_functions
+from gradcli.cli.boundary import Session, interrupted, report
+from gradcli.cli.run import execute
+from gradcli.cli.spec import BY_NAME, COMMANDS, Command, Invocation, Option
+from gradcli.errors import EXIT_BAD_INPUT, UsageError
 
-app = typer.Typer(
-    name="gradcli",
-    help="Exact derivatives from the shell: values, gradients, Hessians and Jacobians of "
-         "expressions, by automatic differentiation.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_TYPES: dict[str, Any] = {"text": str, "int": int, "float": float, "flag": bool,
+                          "list": list[str]}
 
-Expression = Annotated[str, typer.Argument(
-    metavar="EXPR", help="The expression, or - to read it from standard input, or @FILE.")]
-Bindings = Annotated[list[str] | None, typer.Argument(
-    metavar="[NAME=VALUE]...", help="Values for the variables: x=2, m=[2,3], t=pi/4.")]
-At = Annotated[list[str] | None, typer.Option(
-    "--at", metavar="NAME=VALUE", help="A value for a variable (repeatable).")]
-Format = Annotated[str, typer.Option(
-    "--format", help="Output: table (for people), json or csv (for scripts).")]
-Precision = Annotated[int, typer.Option(
-    "--precision", help="Significant digits in tables and CSV (JSON is always exact).")]
-Strict = Annotated[bool, typer.Option(
-    "--strict", help="Exit 1 if a value or derivative is NaN or infinite.")]
-Wrt = Annotated[str | None, typer.Option(
-    "--wrt", metavar="X,Y", help="Differentiate with respect to these variables only "
-    "(default: all, in order of first appearance).")]
-Points = Annotated[str | None, typer.Option(
-    "--points", metavar="FILE", help="Evaluate at every point of FILE (.csv, .jsonl or .npz), "
-    "a chunk at a time, vectorised.")]
-Out = Annotated[str | None, typer.Option(
-    "--out", metavar="FILE", help="With --points: write the records to FILE (.csv, .jsonl or "
-    ".npz) instead of stdout, atomically.")]
-ChunkSize = Annotated[int, typer.Option("--chunk-size", help="With --points: rows per pass.")]
-FailFast = Annotated[bool, typer.Option(
-    "--fail-fast", help="With --points: stop at the first bad row (exit 1).")]
-PointsFormat = Annotated[str | None, typer.Option(
-    "--points-format", help="With --points: csv, jsonl or npz, if the extension does not "
-    "say.")]
-Quiet = Annotated[bool, typer.Option("--quiet", help="With --points: no progress bar.")]
-Seed = Annotated[str | None, typer.Option(
-    "--seed", metavar="VALUE", help="For a non-scalar output: the vector v of v^T J "
-    "(as backward(gradient) takes it), e.g. --seed [1,1].")]
+
+class GradcliGroup(TyperGroup):
+    """Typer's group, with gradcli's error boundary around parsing, and help to stderr
+    when no command is given."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not argv and "_GRADCLI_COMPLETE" not in os.environ:
+            with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(typer.Exit):
+                super().main(["--help"], prog_name or "gradcli", complete_var,
+                             standalone_mode=False, **extra)
+            sys.exit(EXIT_BAD_INPUT)
+        session = Session(sys.stdout, sys.stderr, json_errors=_wants_json(argv))
+        try:
+            code = super().main(argv, prog_name or "gradcli", complete_var,
+                                standalone_mode=False, **extra)
+        except typer.Exit as done:
+            if isinstance(done.__cause__, KeyboardInterrupt):  # Typer's own Ctrl-C handling
+                sys.exit(interrupted(done.__cause__, session))
+            sys.exit(done.exit_code)
+        except typer.Abort:
+            sys.exit(interrupted(KeyboardInterrupt(), session))
+        except KeyboardInterrupt as stop:
+            sys.exit(interrupted(stop, session))
+        except Exception as problem:
+            if not _is_usage_error(problem):
+                raise
+            sys.exit(report(_usage_error(problem, argv), session))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg in ("--format=json", "--format=jsonl"):
+            return True
+        if arg == "--format" and i + 1 < len(argv) and argv[i + 1] in ("json", "jsonl"):
+            return True
+    return False
+
+
+def _is_usage_error(problem: Exception) -> bool:
+    """Click's usage errors (Typer vendors click in some versions, so by their shape)."""
+    return hasattr(problem, "format_message") and getattr(problem, "exit_code", None) == 2
+
+
+def _usage_error(problem: Any, argv: list[str]) -> UsageError:
+    """Click's complaint in gradcli's words, with the closest real option (or none)."""
+    command = BY_NAME.get(argv[0]) if argv else None
+    if type(problem).__name__ == "NoSuchOption":
+        known = [o.flag for o in command.options] if command else ["--version", "--help"]
+        close = difflib.get_close_matches(problem.option_name, known, n=1, cutoff=0.75)
+        where = f"gradcli {command.name}" if command else "gradcli"
+        return UsageError(f"{where} has no option {problem.option_name}",
+                          hint=f"did you mean {close[0]}?" if close else
+                          f"see gradcli {command.name if command else ''} --help".replace(
+                              "  ", " "))
+    message = problem.format_message()
+    if isinstance(problem, typer.BadParameter):
+        hint = None
+    else:
+        hint = f"see gradcli {command.name} --help" if command else "see gradcli --help"
+    return UsageError(message[0].lower() + message[1:] if message else "bad command line",
+                      hint=hint)
+
+
+def _parameter(option: Option) -> inspect.Parameter:
+    kind = _TYPES[option.kind]
+    shown: Any = False
+    if option.kind != "flag" and option.default not in (None, []):
+        shown = str(option.default)
+    info = typer.Option(option.flag, help=option.help, metavar=option.metavar,
+                        show_default=shown)
+    if option.kind == "flag":
+        return inspect.Parameter(option.field, inspect.Parameter.KEYWORD_ONLY,
+                                 default=False, annotation=Annotated[bool, info])
+    return inspect.Parameter(option.field, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[kind | None, info])
+
+
+def _callback(command: Command) -> Callable[..., int]:
+    def callback(**given: Any) -> int:
+        arguments = {a.field: given.pop(a.field) or ([] if a.repeat else "")
+                     for a in command.arguments}
+        typed = {field: value for field, value in given.items()
+                 if value is not None and value is not False and value != []}
+        for field, value in typed.items():
+            if isinstance(value, tuple):
+                typed[field] = list(value)
+        return execute(Invocation(command, arguments, typed))
+
+    parameters = []
+    for argument in command.arguments:
+        info = typer.Argument(metavar=argument.metavar, help=argument.help)
+        if argument.repeat:
+            parameters.append(inspect.Parameter(
+                argument.field, inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[list[str] | None, info]))
+        else:
+            parameters.append(inspect.Parameter(
+                argument.field, inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[str, info]))
+    parameters += [_parameter(option) for option in command.options]
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    callback.__name__ = f"{command.name}_command"
+    callback.__doc__ = f"{command.summary}\n\n{command.help}"
+    return callback
 
 
 def _version(value: bool) -> None:
@@ -65,275 +147,43 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main_options(
-    version: Annotated[bool | None, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")
-    ] = None,
-) -> None:
-    """Exact derivatives from the shell.
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="gradcli", cls=GradcliGroup,
+        help="Exact derivatives from the shell: values, gradients, Hessians and Jacobians of "
+             "expressions, by automatic differentiation.",
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="markdown",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
-    Exit codes: 0 success; 1 computed but not good (check found a mismatch, or a
-    non-finite value under --strict); 2 bad input (syntax, unknown function,
-    unbound variable, shape, bad option).
-    """
+    @app.callback()
+    def main_options(
+        version: Annotated[bool | None, typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        ] = None,
+    ) -> None:
+        """Exact derivatives from the shell.
 
+        Exit codes: 0 success; 1 computed but not good (check found a mismatch, a
+        non-finite value under --strict, a failed row or job); 2 bad input (syntax,
+        unknown function, unbound variable, shape, bad option); 70 an internal error
+        (a bug); 74 stdout could not be written; 129, 130, 143 stopped by SIGHUP,
+        SIGINT, SIGTERM.
+        """
 
-def _points(points: str | None, out: str | None, chunk_size: int, fail_fast: bool,
-            points_format: str | None, quiet: bool) -> dict[str, Any]:
-    return {"points": points, "out": out, "chunk_size": chunk_size, "fail_fast": fail_fast,
-            "points_format": points_format, "quiet": quiet}
-
-
-def _finish(code: int) -> None:
-    if code:
-        raise typer.Exit(code)
-
-
-@app.command("eval")
-def eval_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                 format: Format = "table", precision: Precision = 6,
-                 strict: Strict = False,
-                 points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
-                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
-    """Print the value of an expression.
-
-    Examples:
-
-        gradcli eval "sin(pi/6) + 2^10"
-
-        gradcli eval "m @ m" m=[[1,2],[3,4]] --format json
-    """
-    _finish(execute("eval", expression, bindings or [],
-                    Options(format=format, precision=precision, at=at or [], strict=strict,
-                            **_points(points, out, chunk_size, fail_fast, points_format,
-                                      quiet))))
+    for command in COMMANDS:
+        app.command(command.name)(_callback(command))
+    return app
 
 
-@app.command("grad")
-def grad_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                 wrt: Wrt = None, seed: Seed = None, format: Format = "table",
-                 precision: Precision = 6, strict: Strict = False,
-                 points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
-                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
-    """Print the value and the gradient with respect to each variable.
-
-    Examples:
-
-        gradcli grad "(x+1)*(x+2)" x=2
-
-        gradcli grad "mean(3*(a+3)^2)" a=[2,3] --format json
-
-        gradcli grad "[m[0]^2, m[1]^3]" m=[2,3] --seed [1,1]
-    """
-    _finish(execute("grad", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed, strict=strict,
-        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
-
-
-@app.command("hessian")
-def hessian_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                    wrt: Wrt = None,
-                    eig: Annotated[bool, typer.Option(
-                        "--eig", help="Add the eigenvalues and classify the point.")] = False,
-                    format: Format = "table", precision: Precision = 6,
-                    strict: Strict = False,
-                 points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
-                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
-    """Print the value, the gradient and the Hessian over the flattened variables.
-
-    Examples:
-
-        gradcli hessian "x*x*y" x=2 y=3
-
-        gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig
-    """
-    _finish(execute("hessian", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, eig=eig, strict=strict,
-        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
-
-
-@app.command("jacobian")
-def jacobian_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                     wrt: Wrt = None,
-                     mode: Annotated[str, typer.Option(
-                         "--mode", help="auto, forward or reverse mode.")] = "auto",
-                     format: Format = "table", precision: Precision = 6,
-                     strict: Strict = False,
-                 points: Points = None, out: Out = None,
-                 chunk_size: ChunkSize = DEFAULT_CHUNK, fail_fast: FailFast = False,
-                 points_format: PointsFormat = None, quiet: Quiet = False) -> None:
-    """Print the Jacobian J[i][j] = d f_i / d x_j (rows: outputs, columns: inputs).
-
-    Examples:
-
-        gradcli jacobian "[m[0]^2 + 3*m[1], m[1]^2 + 2*m[0]]" m=[2,3]
-
-        gradcli jacobian "cos(a)+cos(a+b), sin(a)+sin(a+b)" a=0.3 b=0.5 --format csv
-
-        gradcli jacobian "[cos(a)+cos(a+b), sin(a)+sin(a+b)]" --points joints.csv --out J.csv
-    """
-    _finish(execute("jacobian", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, mode=mode, strict=strict,
-        **_points(points, out, chunk_size, fail_fast, points_format, quiet))))
-
-
-@app.command("graph")
-def graph_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                  wrt: Wrt = None, seed: Seed = None,
-                  retain_grad: Annotated[bool, typer.Option(
-                      "--retain-grad", help="Keep non-leaf gradients, as retain_grad() does."
-                  )] = False,
-                  format: Annotated[str, typer.Option(
-                      "--format", help="table, json or csv (one row per node); or a picture: "
-                      "tree, dot (Graphviz) or mermaid.")] = "table",
-                  render: Annotated[str | None, typer.Option(
-                      "--render", metavar="FILE", help="Draw the graph into FILE.svg, .png or "
-                      ".pdf with Graphviz's dot.")] = None,
-                  order: Annotated[int, typer.Option(
-                      "--order", help="2: the graph create_graph records for the gradient (the "
-                      "one a Hessian differentiates).")] = 1,
-                  precision: Precision = 6, strict: Strict = False) -> None:
-    """Run forward and backward and show the graph: one row per node, or a picture.
-
-    Examples:
-
-        gradcli graph "a = x+1; b = x+2; a*b" x=2
-
-        gradcli graph "(x+1)*(x+2)" x=2 --format tree
-
-        gradcli graph "(x+1)*(x+2)" x=2 --render graph.svg
-
-        gradcli graph "x*x*y" x=2 y=3 --order 2 --format mermaid
-    """
-    _finish(execute("graph", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, seed=seed,
-        retain_grad=retain_grad, strict=strict, render=render, order=order)))
-
-
-@app.command("plot")
-def plot_command(
-    expression: Expression, bindings: Bindings = None,
-    over: Annotated[list[str], typer.Option(
-        "--over", metavar="NAME=LO:HI", help="The variable and range to plot over; twice for "
-        "a heat map over two variables (an image).")] = [],  # noqa: B006
-    order: Annotated[int, typer.Option(
-        "--order", help="0: f; 1: f and f'; 2: f, f' and f''.")] = 1,
-    samples: Annotated[int, typer.Option("--samples", help="Points along the range.")] = 400,
-    out: Annotated[str | None, typer.Option(
-        "--out", metavar="FILE", help="Write an image (.png, .svg or .pdf; needs the 'plot' "
-        "extra) instead of drawing in the terminal.")] = None,
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="NAME=VALUE", help="Mark a point: its value and its tangent.")] = None,
-    width: Annotated[int | None, typer.Option(
-        "--width", help="Terminal plot width in columns (default: the terminal's).")] = None,
-    height: Annotated[int, typer.Option("--height", help="Terminal plot height in rows.")] = 20,
-    format: Annotated[str, typer.Option(
-        "--format", help="table draws the plot; json or csv give the sampled numbers.")
-    ] = "table",
-) -> None:
-    """Plot f and its derivatives over a range, computed in one vectorised pass.
-
-    Examples:
-
-        gradcli plot "sin(x)*x" --over x=-6:6 --order 2
-
-        gradcli plot "x^3 - 2x" --over x=-2:2 --at x=1 --out cubic.svg
-
-        gradcli plot "exp(-(x^2+y^2))" --over x=-2:2 --over y=-2:2 --out bump.png
-    """
-    from gradcli.cli.run import execute_plot
-
-    if not over:
-        raise typer.BadParameter("give --over NAME=LO:HI, e.g. --over x=-6:6",
-                                 param_hint="--over")
-    _finish(execute_plot(expression, bindings or [], over, order, samples, out, at or [],
-                         format, width, height))
-
-
-@app.command("check")
-def check_command(expression: Expression, bindings: Bindings = None, at: At = None,
-                  wrt: Wrt = None,
-                  order: Annotated[int, typer.Option(
-                      "--order", help="1: the gradient; 2: the Hessian.")] = 1,
-                  rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")
-                                  ] = 1e-5,
-                  atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")
-                                  ] = 1e-8,
-                  format: Format = "table", precision: Precision = 6,
-                  strict: Strict = False) -> None:
-    """Compare autodiff with central finite differences; exit 1 on a mismatch.
-
-    Examples:
-
-        gradcli check "sin(x)*exp(y)" x=0.5 y=1
-
-        gradcli check "norm(v)^3" v=[1,2,3] --order 2 --format json
-    """
-    _finish(execute("check", expression, bindings or [], Options(
-        format=format, precision=precision, at=at or [], wrt=wrt, order=order, rtol=rtol,
-        atol=atol, strict=strict)))
-
-
-@app.command("batch")
-def batch_command(
-    jobs: Annotated[str, typer.Argument(metavar="JOBS.jsonl",
-                                        help="One job a line: a JSON object.")],
-    out: Annotated[str | None, typer.Option(
-        "--out", metavar="FILE", help="Write the results to FILE (atomically) instead of "
-        "stdout.")] = None,
-    format: Annotated[str, typer.Option("--format", help="jsonl (the only format).")
-                      ] = "jsonl",
-) -> None:
-    """Run a file of jobs: one JSON line in, one JSON line out, in order.
-
-    A job: {"id": "a", "command": "grad", "expression": "x*x*y", "at": {"x": 2, "y": 3},
-    "wrt": ["x"]}; command is eval, grad, hessian, jacobian or check; id, wrt and seed
-    are optional. Each result line is what the command prints with --format json, plus
-    "id"; a failed job gives {"id", "error": {"kind", "message", "line"}}. Exit 1 if any
-    job failed.
-
-    Examples:
-
-        gradcli batch samples/jobs.jsonl
-
-        gradcli batch samples/jobs.jsonl --out results.jsonl
-    """
-    from gradcli.cli.jobs import run_jobs
-    from gradcli.errors import GradcliError
-    from gradcli.language.diagnostics import render_error
-
-    if format not in ("jsonl", "json"):
-        raise typer.BadParameter("batch writes JSON lines: --format jsonl",
-                                 param_hint="--format")
-    try:
-        _finish(run_jobs(jobs, out))
-    except GradcliError as error:
-        import sys
-
-        sys.stderr.write(render_error(error, None) + "\n")
-        raise typer.Exit(error.exit_code) from None
-
-
-@app.command("functions")
-def functions_command(format: Format = "table") -> None:
-    """List every function with its signature, domain and help, from the op table.
-
-    Examples:
-
-        gradcli functions
-
-        gradcli functions --format json
-    """
-    _finish(list_functions(Options(format=format)))
+app = build_app()
 
 
 def run_app(argv: list[str]) -> int:
     try:
-        app(args=argv, prog_name="gradcli", standalone_mode=True)
+        app(args=argv, prog_name="gradcli")
     except SystemExit as exit:
-        return int(exit.code or 0) if not isinstance(exit.code, str) else 2
+        return int(exit.code or 0) if not isinstance(exit.code, str) else EXIT_BAD_INPUT
     return 0

@@ -2,24 +2,25 @@
 
 Typer (with its dependencies) costs more to import than the whole of a small
 job, and a CLI people call in loops should start fast. This reads exactly the
-argument forms the Typer app documents (a command, the expression, NAME=VALUE
-bindings and the flags in `OPTION_FLAGS`) and gives up, returning None, on
-anything else (help, completion, a typo), so that Typer handles it and shows
-its usual messages.
+argument forms the spec (`cli/spec.py`) declares, the same rows the Typer app
+is built from, and gives up, returning None, on anything else (help,
+completion, a typo, a value of the wrong kind), so that the Typer app handles
+it and its messages go through the same error boundary.
 """
 
 from __future__ import annotations
 
-from gradcli.cli.options import COMMANDS, OPTION_FLAGS, Options
+from typing import Any
 
-_CONVERT = {"precision": int, "order": int, "rtol": float, "atol": float, "chunk_size": int}
+from gradcli.cli.spec import BY_NAME, Invocation
 
 
-def parse_argv(argv: list[str]) -> tuple[str, str, list[str], Options] | None:
-    if not argv or argv[0] not in COMMANDS:
+def parse_argv(argv: list[str]) -> Invocation | None:
+    if not argv or argv[0] not in BY_NAME:
         return None
-    command = argv[0]
-    options = Options()
+    command = BY_NAME[argv[0]]
+    flags = command.flags
+    given: dict[str, Any] = {}
     positional: list[str] = []
     i = 1
     while i < len(argv):
@@ -27,13 +28,16 @@ def parse_argv(argv: list[str]) -> tuple[str, str, list[str], Options] | None:
         if arg == "--":
             positional += argv[i + 1:]
             break
-        if arg.startswith("-") and arg != "-" and not _looks_like_value(arg, positional):
+        if arg.startswith("--") or arg == "-h":
             name, eq, inline = arg.partition("=")
-            spec = OPTION_FLAGS.get(name)
-            if spec is None or command not in spec[2]:
+            option = flags.get(name)
+            if option is None:
                 return None
-            field, takes_value, _ = spec
-            if takes_value:
+            if option.kind == "flag":
+                if eq:
+                    return None
+                given[option.field] = True
+            else:
                 if eq:
                     raw = inline
                 elif i + 1 < len(argv):
@@ -42,28 +46,27 @@ def parse_argv(argv: list[str]) -> tuple[str, str, list[str], Options] | None:
                 else:
                     return None
                 try:
-                    value = _CONVERT[field](raw) if field in _CONVERT else raw
+                    value = option.parse_text(raw)
                 except ValueError:
                     return None
-                if field == "at":
-                    options.at.append(str(value))
+                if option.kind == "list":
+                    given.setdefault(option.field, []).append(value)
                 else:
-                    setattr(options, field, value)
-            elif eq:
-                return None
-            else:
-                setattr(options, field, True)
+                    given[option.field] = value
         else:
+            # an expression such as "-x^2" or "-1/x": gradcli has no one-dash options but -h
             positional.append(arg)
         i += 1
-    if not positional:
+    arguments: dict[str, Any] = {}
+    for argument in command.arguments:
+        if argument.repeat:
+            arguments[argument.field], positional = positional, []
+            if any("=" not in b for b in arguments[argument.field]):
+                return None
+        elif positional:
+            arguments[argument.field] = positional.pop(0)
+        else:
+            return None
+    if positional:
         return None
-    expression, bindings = positional[0], positional[1:]
-    if any("=" not in b for b in bindings):
-        return None
-    return command, expression, bindings, options
-
-
-def _looks_like_value(arg: str, positional: list[str]) -> bool:
-    """An expression such as "-x^2" or "-1/x": gradcli has no one-dash options but -h."""
-    return not arg.startswith("--") and arg != "-h"
+    return Invocation(command, arguments, given)

@@ -13,6 +13,7 @@ documented contract (README, "JSON output").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,69 +47,141 @@ def fmt_array(value: Any, precision: int) -> str:
     return "[" + ", ".join(fmt_array(v, precision) for v in array) + "]"
 
 
+class View:
+    """One way to show results: a function per result type, looked up along the type's
+    bases, so a result type gets its view by registering it, not by a branch elsewhere."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.functions: dict[type, Callable[..., Any]] = {}
+
+    def of(self, *types: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            for cls in types:
+                self.functions[cls] = function
+            return function
+
+        return register
+
+    def __call__(self, result: Any, *args: Any) -> Any:
+        for cls in type(result).__mro__:
+            function = self.functions.get(cls)
+            if function is not None:
+                return function(result, *args)
+        raise TypeError(f"no {self.name} view for {type(result).__name__}")
+
+
+JSON = View("JSON")
+CSV = View("CSV")
+TABLE = View("table")
+
+
+def is_picture(result: Any) -> bool:
+    """A graph drawn as a picture (tree, DOT, Mermaid) rather than as rows."""
+    return isinstance(result, r.GraphPictureResult)
+
+
 # -- JSON ------------------------------------------------------------------------------
 def to_json_object(result: Any) -> dict[str, Any]:
-    if isinstance(result, r.PlotResult):
-        return _plot_json(result)
-    if isinstance(result, r.FunctionsResult):
-        return {"command": "functions", "functions": [
-            {"name": row.name, "aliases": list(row.aliases), "group": row.group,
-             "signature": row.signature, "kind": row.kind, "domain": row.domain,
-             "help": row.help, "note": row.note} for row in result.rows]}
-    obj: dict[str, Any] = {
-        "command": result.command,
-        "expression": result.expression,
-        "at": {name: json_array(v) for name, v in result.at.items()},
-        "value": json_array(result.value),
-    }
-    if isinstance(result, r.GradResult):
-        obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
-        if result.seed is not None:
-            obj["seed"] = json_array(result.seed)
-    elif isinstance(result, r.HessianResult):
-        obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
-        obj["labels"] = result.labels
-        obj["hessian"] = json_array(result.hessian)
-        if result.eigenvalues is not None:
-            obj["eigenvalues"] = json_array(result.eigenvalues)
-            obj["classification"] = result.classification
-    elif isinstance(result, r.JacobianResult):
-        obj["outputs"] = result.outputs
-        obj["labels"] = result.labels
-        obj["jacobian"] = json_array(result.jacobian)
-        obj["mode"] = result.mode
-    elif isinstance(result, r.GraphPictureResult):
-        obj["order"] = result.order
-        obj["nodes"] = [{
-            "id": v.id, "kind": v.kind, "label": v.label, "op": v.op, "output": v.output,
-            "shape": list(v.shape), "value": None if v.value is None else json_array(v.value),
-            "grad": None if v.grad is None else json_array(v.grad),
-        } for v in result.model.vertices]
-        obj["edges"] = [list(e) for e in result.model.edges]
-    elif isinstance(result, r.GraphResult):
-        obj["nodes"] = [{
-            "label": row.label, "op": row.op, "grad_fn": row.grad_fn, "shape": list(row.shape),
-            "value": json_array(row.value), "requires_grad": row.requires_grad,
-            "is_leaf": row.is_leaf, "grad": None if row.grad is None else json_array(row.grad),
-        } for row in result.rows]
-        if result.seed is not None:
-            obj["seed"] = json_array(result.seed)
-    elif isinstance(result, r.CheckResult):
-        obj["order"] = result.order
-        obj["rtol"] = result.rtol
-        obj["atol"] = result.atol
-        obj["ok"] = result.ok
-        obj["components"] = [{
-            "component": row.component, "autodiff": json_number(row.autodiff),
-            "numeric": json_number(row.numeric), "abs_error": json_number(row.abs_error),
-            "rel_error": json_number(row.rel_error), "step": row.step, "ok": row.ok,
-        } for row in result.rows]
+    obj: dict[str, Any] = JSON(result)
     if result.warnings:
         obj["warnings"] = list(result.warnings)
     return obj
 
 
-def _plot_json(result: Any) -> dict[str, Any]:
+def _json_common(result: Any) -> dict[str, Any]:
+    return {"command": result.command, "expression": result.expression,
+            "at": {name: json_array(v) for name, v in result.at.items()},
+            "value": json_array(result.value)}
+
+
+@JSON.of(r.EvalResult)
+def _eval_json(result: r.EvalResult) -> dict[str, Any]:
+    return _json_common(result)
+
+
+@JSON.of(r.GradResult)
+def _grad_json(result: r.GradResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
+    if result.seed is not None:
+        obj["seed"] = json_array(result.seed)
+    return obj
+
+
+@JSON.of(r.HessianResult)
+def _hessian_json(result: r.HessianResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
+    obj["labels"] = result.labels
+    obj["hessian"] = json_array(result.hessian)
+    if result.eigenvalues is not None:
+        obj["eigenvalues"] = json_array(result.eigenvalues)
+        obj["classification"] = result.classification
+    return obj
+
+
+@JSON.of(r.JacobianResult)
+def _jacobian_json(result: r.JacobianResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["outputs"] = result.outputs
+    obj["labels"] = result.labels
+    obj["jacobian"] = json_array(result.jacobian)
+    obj["mode"] = result.mode
+    return obj
+
+
+@JSON.of(r.GraphPictureResult)
+def _picture_json(result: r.GraphPictureResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["order"] = result.order
+    obj["nodes"] = [{
+        "id": v.id, "kind": v.kind, "label": v.label, "op": v.op, "output": v.output,
+        "shape": list(v.shape), "value": None if v.value is None else json_array(v.value),
+        "grad": None if v.grad is None else json_array(v.grad),
+    } for v in result.model.vertices]
+    obj["edges"] = [list(e) for e in result.model.edges]
+    return obj
+
+
+@JSON.of(r.GraphResult)
+def _graph_json(result: r.GraphResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["nodes"] = [{
+        "label": row.label, "op": row.op, "grad_fn": row.grad_fn, "shape": list(row.shape),
+        "value": json_array(row.value), "requires_grad": row.requires_grad,
+        "is_leaf": row.is_leaf, "grad": None if row.grad is None else json_array(row.grad),
+    } for row in result.rows]
+    if result.seed is not None:
+        obj["seed"] = json_array(result.seed)
+    return obj
+
+
+@JSON.of(r.CheckResult)
+def _check_json(result: r.CheckResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["order"] = result.order
+    obj["rtol"] = result.rtol
+    obj["atol"] = result.atol
+    obj["ok"] = result.ok
+    obj["components"] = [{
+        "component": row.component, "autodiff": json_number(row.autodiff),
+        "numeric": json_number(row.numeric), "abs_error": json_number(row.abs_error),
+        "rel_error": json_number(row.rel_error), "step": row.step, "ok": row.ok,
+    } for row in result.rows]
+    return obj
+
+
+@JSON.of(r.FunctionsResult)
+def _functions_json(result: r.FunctionsResult) -> dict[str, Any]:
+    return {"command": "functions", "functions": [
+        {"name": row.name, "aliases": list(row.aliases), "group": row.group,
+         "signature": row.signature, "kind": row.kind, "domain": row.domain,
+         "help": row.help, "note": row.note} for row in result.rows]}
+
+
+@JSON.of(r.PlotResult)
+def _plot_json(result: r.PlotResult) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "command": "plot", "expression": result.expression,
         "at": {name: json_array(v) for name, v in result.at.items()},
@@ -125,8 +198,6 @@ def _plot_json(result: Any) -> dict[str, Any]:
         obj["series"] = {k: json_array(v) for k, v in result.series.items()}
     if result.mark:
         obj["mark"] = {k: json_number(v) for k, v in result.mark.items()}
-    if result.warnings:
-        obj["warnings"] = list(result.warnings)
     return obj
 
 
@@ -154,20 +225,43 @@ def _variable_columns(prefix: str, name: str, value: Any) -> list[tuple[str, flo
             for i in np.ndindex(array.shape)]
 
 
+COLUMNS = View("columns")
+
+
 def record_columns(result: Any) -> list[tuple[str, float]]:
     """One record of named numbers: the CSV row (and the batch output's columns)."""
+    columns: list[tuple[str, float]] = COLUMNS(result)
+    return columns
+
+
+@COLUMNS.of(r.Result)
+def _value_columns(result: r.Result) -> list[tuple[str, float]]:
+    return flat_columns("value", result.value)
+
+
+@COLUMNS.of(r.GradResult)
+def _grad_columns(result: r.GradResult | r.HessianResult) -> list[tuple[str, float]]:
     columns = flat_columns("value", result.value)
-    if isinstance(result, (r.GradResult, r.HessianResult)):
-        for name, g in result.gradient.items():
-            columns += _variable_columns("grad", name, g)
-    if isinstance(result, r.HessianResult):
-        for i, a in enumerate(result.labels):
-            for j, b in enumerate(result.labels):
-                columns.append((f"hess[{a},{b}]", float(result.hessian[i, j])))
-    if isinstance(result, r.JacobianResult):
-        for i, out in enumerate(result.outputs):
-            for j, inp in enumerate(result.labels):
-                columns.append((f"jac[{out},{inp}]", float(result.jacobian[i, j])))
+    for name, g in result.gradient.items():
+        columns += _variable_columns("grad", name, g)
+    return columns
+
+
+@COLUMNS.of(r.HessianResult)
+def _hessian_columns(result: r.HessianResult) -> list[tuple[str, float]]:
+    columns = _grad_columns(result)
+    for i, a in enumerate(result.labels):
+        for j, b in enumerate(result.labels):
+            columns.append((f"hess[{a},{b}]", float(result.hessian[i, j])))
+    return columns
+
+
+@COLUMNS.of(r.JacobianResult)
+def _jacobian_columns(result: r.JacobianResult) -> list[tuple[str, float]]:
+    columns = flat_columns("value", result.value)
+    for i, out in enumerate(result.outputs):
+        for j, inp in enumerate(result.labels):
+            columns.append((f"jac[{out},{inp}]", float(result.jacobian[i, j])))
     return columns
 
 
@@ -178,56 +272,93 @@ def to_csv(result: Any, precision: int | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
 
-    import json
-
     def num(x: float) -> str:
         return fmt(x, precision) if precision is not None else repr(float(x))
 
-    if isinstance(result, r.PlotResult) and result.grid is None:
+    CSV(result, writer, num)
+    return buffer.getvalue()
+
+
+@CSV.of(r.Result)
+def _record_csv(result: r.Result, writer: Any, num: Callable[[float], str]) -> None:
+    columns = record_columns(result)
+    writer.writerow([name for name, _ in columns])
+    writer.writerow([num(v) for _, v in columns])
+
+
+@CSV.of(r.PlotResult)
+def _plot_csv(result: r.PlotResult, writer: Any, num: Callable[[float], str]) -> None:
+    if result.grid is None:
         keys = list(result.series)
         writer.writerow([result.over[0][0], *keys])
         for i, x in enumerate(result.samples):
             writer.writerow([num(x), *(num(result.series[k][i]) for k in keys)])
-    elif isinstance(result, r.PlotResult):
-        (nx, _, _), (ny, _, _) = result.over
-        writer.writerow([nx, ny, "f", f"grad[{nx}]", f"grad[{ny}]"])
-        gx, gy = result.samples
-        grid: dict[str, np.ndarray] = result.grid or {}
-        for index in np.ndindex(gx.shape):
-            writer.writerow([num(float(gx[index])), num(float(gy[index])),
-                             num(float(grid["z"][index])), num(float(grid["u"][index])),
-                             num(float(grid["v"][index]))])
-    elif isinstance(result, r.FunctionsResult):
-        writer.writerow(["name", "signature", "kind", "domain", "help"])
-        for row in result.rows:
-            writer.writerow([row.name, row.signature, row.kind, row.domain or "", row.help])
-    elif isinstance(result, r.CheckResult):
-        writer.writerow(["component", "autodiff", "numeric", "abs_error", "rel_error", "step",
-                         "ok"])
-        for c in result.rows:
-            writer.writerow([c.component, num(c.autodiff), num(c.numeric), num(c.abs_error),
-                             num(c.rel_error), num(c.step), str(c.ok).lower()])
-    elif isinstance(result, r.GraphResult):
-        writer.writerow(["label", "op", "grad_fn", "shape", "value", "requires_grad",
-                         "is_leaf", "grad"])
-        for g in result.rows:
-            writer.writerow([g.label, g.op, g.grad_fn or "", "x".join(map(str, g.shape)),
-                             json.dumps(json_array(g.value)), str(g.requires_grad).lower(),
-                             str(g.is_leaf).lower(),
-                             "" if g.grad is None else json.dumps(json_array(g.grad))])
-    else:
-        columns = record_columns(result)
-        writer.writerow([name for name, _ in columns])
-        writer.writerow([num(v) for _, v in columns])
-    return buffer.getvalue()
+        return
+    (nx, _, _), (ny, _, _) = result.over
+    writer.writerow([nx, ny, "f", f"grad[{nx}]", f"grad[{ny}]"])
+    gx, gy = result.samples
+    grid = result.grid
+    for index in np.ndindex(gx.shape):
+        writer.writerow([num(float(gx[index])), num(float(gy[index])),
+                         num(float(grid["z"][index])), num(float(grid["u"][index])),
+                         num(float(grid["v"][index]))])
+
+
+@CSV.of(r.FunctionsResult)
+def _functions_csv(result: r.FunctionsResult, writer: Any, num: Callable[[float], str]
+                   ) -> None:
+    writer.writerow(["name", "signature", "kind", "domain", "help"])
+    for row in result.rows:
+        writer.writerow([row.name, row.signature, row.kind, row.domain or "", row.help])
+
+
+@CSV.of(r.CheckResult)
+def _check_csv(result: r.CheckResult, writer: Any, num: Callable[[float], str]) -> None:
+    writer.writerow(["component", "autodiff", "numeric", "abs_error", "rel_error", "step",
+                     "ok"])
+    for c in result.rows:
+        writer.writerow([c.component, num(c.autodiff), num(c.numeric), num(c.abs_error),
+                         num(c.rel_error), num(c.step), str(c.ok).lower()])
+
+
+@CSV.of(r.GraphResult)
+def _graph_csv(result: r.GraphResult, writer: Any, num: Callable[[float], str]) -> None:
+    import json
+
+    writer.writerow(["label", "op", "grad_fn", "shape", "value", "requires_grad",
+                     "is_leaf", "grad"])
+    for g in result.rows:
+        writer.writerow([g.label, g.op, g.grad_fn or "", "x".join(map(str, g.shape)),
+                         json.dumps(json_array(g.value)), str(g.requires_grad).lower(),
+                         str(g.is_leaf).lower(),
+                         "" if g.grad is None else json.dumps(json_array(g.grad))])
 
 
 # -- the table view ----------------------------------------------------------------------
+def _aligned(rows: list[list[str]], indent: str) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            .rstrip() for row in rows]
+
+
 class Lines:
     """key = value lines."""
 
     def __init__(self, pairs: list[tuple[str, str]]):
         self.pairs = pairs
+
+    def plain(self) -> list[str]:
+        return [f"{k} = {v}" for k, v in self.pairs]
+
+    def rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        table.add_column(style="cyan")
+        table.add_column()
+        for k, v in self.pairs:
+            table.add_row(k, v)
+        return table
 
 
 class Grid:
@@ -240,6 +371,23 @@ class Grid:
         self.column_labels = column_labels
         self.cells = cells
 
+    def plain(self) -> list[str]:
+        return [f"{self.title}:", *_aligned(
+            [["", *self.column_labels]] +
+            [[label, *row] for label, row in zip(self.row_labels, self.cells, strict=True)],
+            indent="  ")]
+
+    def rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left")
+        table.add_column("")
+        for label in self.column_labels:
+            table.add_column(label, justify="right")
+        for label, row in zip(self.row_labels, self.cells, strict=True):
+            table.add_row(label, *row, style=None)
+        return table
+
 
 class Rows:
     """Rows under a header."""
@@ -247,6 +395,19 @@ class Rows:
     def __init__(self, headers: list[str], rows: list[list[str]]):
         self.headers = headers
         self.rows = rows
+
+    def plain(self) -> list[str]:
+        return _aligned([self.headers, *self.rows], indent="")
+
+    def rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table()
+        for header in self.headers:
+            table.add_column(header)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
 
 
 Block = Lines | Grid | Rows
@@ -264,95 +425,90 @@ def _heading(result: Any) -> str:
 
 
 def table_view(result: Any, precision: int = 6) -> tuple[str, list[Block]]:
-    p = precision
-    if isinstance(result, r.FunctionsResult):
-        # grouped: the group's name on its first row; aliases next to their function
-        return "gradcli functions", [Rows(["group", "name", "signature", "domain", "help"], [
-            ["" if k and result.rows[k - 1].group == row.group else row.group,
-             row.name + (f" ({', '.join(row.aliases)})" if row.aliases else ""),
-             row.signature,
-             row.domain or ("all reals" if row.kind in ("elementwise", "binary") else ""),
-             row.help + (f" ({row.note})" if row.note else "")]
-            for k, row in enumerate(result.rows)])]
-    blocks: list[Block] = [Lines([("value", fmt_array(result.value, p))])]
-    if isinstance(result, r.GradResult):
-        if result.seed is not None:
-            blocks[0].pairs.append(("seed", fmt_array(result.seed, p)))  # type: ignore[union-attr]
-        blocks.append(Lines([(f"∂/∂{n}", fmt_array(g, p)) for n, g in result.gradient.items()]))
-    elif isinstance(result, r.HessianResult):
-        blocks.append(Lines([(f"∂/∂{n}", fmt_array(g, p)) for n, g in result.gradient.items()]))
-        blocks.append(Grid("hessian", result.labels, result.labels,
-                           [[fmt(v, p) for v in row] for row in result.hessian]))
-        if result.eigenvalues is not None:
-            blocks.append(Lines([("eigenvalues", fmt_array(result.eigenvalues, p)),
-                                 ("point", result.classification or "")]))
-    elif isinstance(result, r.JacobianResult):
-        blocks.append(Grid(f"jacobian (rows: outputs, columns: inputs; {result.mode} mode)",
-                           result.outputs, result.labels,
-                           [[fmt(v, p) for v in row] for row in result.jacobian]))
-    elif isinstance(result, r.GraphResult):
-        blocks.append(Rows(
-            ["label", "op", "grad_fn", "shape", "value", "requires_grad", "is_leaf", "grad"],
-            [[g.label, g.op, g.grad_fn or "", "x".join(map(str, g.shape)) or "()",
-              fmt_array(g.value, p), str(g.requires_grad), str(g.is_leaf),
-              "" if g.grad is None else fmt_array(g.grad, p)] for g in result.rows]))
-    elif isinstance(result, r.CheckResult):
-        verdict = "all agree" if result.ok else "MISMATCH"
-        blocks.append(Rows(
-            ["component", "autodiff", "finite difference", "abs error", "rel error", "step",
-             "ok"],
-            [[c.component, fmt(c.autodiff, p), fmt(c.numeric, p), fmt(c.abs_error, 3),
-              fmt(c.rel_error, 3), fmt(c.step, 3), "ok" if c.ok else "NO"]
-             for c in result.rows]))
-        blocks.append(Lines([("result", f"{verdict} within rtol={result.rtol:g}, "
-                                        f"atol={result.atol:g}")]))
+    """The title and the blocks of the table view."""
+    title, blocks = TABLE(result, precision)
+    return title, blocks
+
+
+def _value_block(result: Any, p: int) -> Lines:
+    return Lines([("value", fmt_array(result.value, p))])
+
+
+def _gradient_block(result: Any, p: int) -> Lines:
+    return Lines([(f"∂/∂{n}", fmt_array(g, p)) for n, g in result.gradient.items()])
+
+
+@TABLE.of(r.Result)
+def _value_table(result: r.Result, p: int) -> tuple[str, list[Block]]:
+    return _heading(result), [_value_block(result, p)]
+
+
+@TABLE.of(r.GradResult)
+def _grad_table(result: r.GradResult, p: int) -> tuple[str, list[Block]]:
+    value = _value_block(result, p)
+    if result.seed is not None:
+        value.pairs.append(("seed", fmt_array(result.seed, p)))
+    return _heading(result), [value, _gradient_block(result, p)]
+
+
+@TABLE.of(r.HessianResult)
+def _hessian_table(result: r.HessianResult, p: int) -> tuple[str, list[Block]]:
+    blocks: list[Block] = [_value_block(result, p), _gradient_block(result, p),
+                           Grid("hessian", result.labels, result.labels,
+                                [[fmt(v, p) for v in row] for row in result.hessian])]
+    if result.eigenvalues is not None:
+        blocks.append(Lines([("eigenvalues", fmt_array(result.eigenvalues, p)),
+                             ("point", result.classification or "")]))
     return _heading(result), blocks
 
 
+@TABLE.of(r.JacobianResult)
+def _jacobian_table(result: r.JacobianResult, p: int) -> tuple[str, list[Block]]:
+    return _heading(result), [
+        _value_block(result, p),
+        Grid(f"jacobian (rows: outputs, columns: inputs; {result.mode} mode)",
+             result.outputs, result.labels,
+             [[fmt(v, p) for v in row] for row in result.jacobian])]
+
+
+@TABLE.of(r.GraphResult)
+def _graph_table(result: r.GraphResult, p: int) -> tuple[str, list[Block]]:
+    return _heading(result), [_value_block(result, p), Rows(
+        ["label", "op", "grad_fn", "shape", "value", "requires_grad", "is_leaf", "grad"],
+        [[g.label, g.op, g.grad_fn or "", "x".join(map(str, g.shape)) or "()",
+          fmt_array(g.value, p), str(g.requires_grad), str(g.is_leaf),
+          "" if g.grad is None else fmt_array(g.grad, p)] for g in result.rows])]
+
+
+@TABLE.of(r.CheckResult)
+def _check_table(result: r.CheckResult, p: int) -> tuple[str, list[Block]]:
+    verdict = "all agree" if result.ok else "MISMATCH"
+    return _heading(result), [_value_block(result, p), Rows(
+        ["component", "autodiff", "finite difference", "abs error", "rel error", "step",
+         "ok"],
+        [[c.component, fmt(c.autodiff, p), fmt(c.numeric, p), fmt(c.abs_error, 3),
+          fmt(c.rel_error, 3), fmt(c.step, 3), "ok" if c.ok else "NO"]
+         for c in result.rows]),
+        Lines([("result", f"{verdict} within rtol={result.rtol:g}, atol={result.atol:g}")])]
+
+
+@TABLE.of(r.FunctionsResult)
+def _functions_table(result: r.FunctionsResult, p: int) -> tuple[str, list[Block]]:
+    # grouped: the group's name on its first row; aliases next to their function
+    return "gradcli functions", [Rows(["group", "name", "signature", "domain", "help"], [
+        ["" if k and result.rows[k - 1].group == row.group else row.group,
+         row.name + (f" ({', '.join(row.aliases)})" if row.aliases else ""),
+         row.signature,
+         row.domain or ("all reals" if row.kind in ("elementwise", "binary") else ""),
+         row.help + (f" ({row.note})" if row.note else "")]
+        for k, row in enumerate(result.rows)])]
+
+
 def render_plain(title: str, blocks: list[Block]) -> str:
-    out = [title]
-    for block in blocks:
-        if isinstance(block, Lines):
-            out += [f"{k} = {v}" for k, v in block.pairs]
-        elif isinstance(block, Grid):
-            out.append(f"{block.title}:")
-            out += _aligned([["", *block.column_labels]] +
-                            [[label, *row] for label, row in zip(block.row_labels, block.cells,
-                                                                   strict=True)],
-                            indent="  ")
-        else:
-            out += _aligned([block.headers, *block.rows], indent="")
-    return "\n".join(out) + "\n"
-
-
-def _aligned(rows: list[list[str]], indent: str) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            .rstrip() for row in rows]
+    return "\n".join([title, *(line for block in blocks for line in block.plain())]) + "\n"
 
 
 def render_rich(title: str, blocks: list[Block], console: Any) -> None:
-    from rich.table import Table
-
     console.print(f"[bold]{title}[/bold]", highlight=False)
     for block in blocks:
-        if isinstance(block, Lines):
-            table = Table(show_header=False, box=None, padding=(0, 1))
-            table.add_column(style="cyan")
-            table.add_column()
-            for k, v in block.pairs:
-                table.add_row(k, v)
-        elif isinstance(block, Grid):
-            table = Table(title=block.title, title_justify="left")
-            table.add_column("")
-            for label in block.column_labels:
-                table.add_column(label, justify="right")
-            for label, row in zip(block.row_labels, block.cells, strict=True):
-                table.add_row(label, *row, style=None)
-        else:
-            table = Table()
-            for header in block.headers:
-                table.add_column(header)
-            for row in block.rows:
-                table.add_row(*row)
-        console.print(table)
+        console.print(block.rich())

@@ -1,8 +1,10 @@
-"""Running one command: read the inputs, make one library call, render the result.
+"""Running one command: check the options, read the inputs, make one library call,
+render the result.
 
-Both front ends end here. Every `GradcliError` becomes one message on stderr,
-with a caret under its span in the text it refers to, and the error's exit
-code; nothing else is caught, because anything else is a bug.
+Both front ends end in `execute`, which checks every option against its row in
+the spec and hands the command to its runner inside the one error boundary
+(`cli/boundary.py`). The runners here are thin: what they compute comes from
+the library function the command's row names.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from gradcli.cli.options import FORMATS, GRAPH_FORMATS, POINT_FORMATS, Options
+from gradcli.cli.boundary import Session, guard
+from gradcli.cli.spec import GRAPH_FORMATS, Invocation, Option, resolve
 from gradcli.errors import (
     EXIT_NOT_GOOD,
     EXIT_OK,
@@ -19,12 +22,69 @@ from gradcli.errors import (
     GradcliError,
     InputError,
     MissingToolError,
+    option_name,
 )
+
+
+def execute(invocation: Invocation, out: TextIO | None = None, err: TextIO | None = None
+            ) -> int:
+    """Run one parsed command line and return its exit code; nothing escapes."""
+    err = err or sys.stderr
+    session = Session(out if out is not None else sys.stdout, err,
+                      json_errors=invocation.value("format") in ("json", "jsonl"))
+
+    def body(session: Session) -> int:
+        values = checked_values(invocation)
+        runner = resolve(invocation.command.runner)
+        code: int = runner(invocation, values, session)
+        return code
+
+    return guard(body, session, what=f"gradcli {invocation.command.name}")
+
+
+def checked_values(invocation: Invocation) -> dict[str, Any]:
+    """Every option of the command: the given ones checked and converted, the rest default."""
+    values = {}
+    for option in invocation.command.options:
+        if option.field in invocation.given:
+            values[option.field] = checked(option, invocation.given[option.field])
+        else:
+            values[option.field] = option.default
+    return values
+
+
+def checked(option: Option, value: Any, *, job: bool = False) -> Any:
+    """One option's value, checked against its row and turned into what the library takes.
+
+    Messages name the option as the user wrote it: `--rtol` on the command line,
+    `rtol` in a batch job."""
+    name = option_name(option.field)
+    if option.choices is not None and value not in option.choices:
+        shown = ", ".join(map(str, option.choices))
+        raise ArgumentError(f"{name} must be one of {shown}, not {value!r}")
+    if option.check is not None:
+        complaint = option.check(value)
+        if complaint:
+            raise ArgumentError(f"{name} {complaint}")
+    convert = option.convert_job if job else option.convert
+    if convert is None:
+        return value
+    try:
+        return convert(value)
+    except GradcliError as error:
+        if error.source is None and isinstance(value, str):
+            error.source = value
+        error.message = f"{name}: {error.message}"
+        raise
+    except ValueError as exc:
+        raise ArgumentError(f"{name} {exc}") from None
 
 
 def read_expression(source: str) -> str:
     """The expression itself, '-' for standard input, or '@path' for a file."""
     if source == "-":
+        if sys.stdin is None:
+            raise InputError("standard input is closed", hint="give the expression itself")
         return sys.stdin.read()
     if source.startswith("@") and len(source) > 1:
         path = source[1:]
@@ -40,56 +100,7 @@ def read_expression(source: str) -> str:
     return source
 
 
-def execute(command: str, expression_source: str, bindings: list[str], options: Options,
-            out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    text: str | None = expression_source
-    try:
-        allowed: tuple[str, ...] = FORMATS + GRAPH_FORMATS if command == "graph" else FORMATS
-        if options.points:
-            allowed = (*FORMATS, *POINT_FORMATS)
-        if options.format not in allowed:
-            raise ArgumentError(f"--format must be one of {', '.join(allowed)}, "
-                                f"not '{options.format}'")
-        if options.precision < 1 or options.precision > 17:
-            raise ArgumentError("--precision must be between 1 and 17")
-        text = read_expression(expression_source)
-        at = _bindings([*bindings, *options.at])
-        if options.points:
-            from gradcli.batch.run import run_points
-
-            return run_points(command, text, at, options.points, out_path=options.out,
-                              requested_format=options.format,
-                              points_format=options.points_format,
-                              chunk_size=options.chunk_size, fail_fast=options.fail_fast,
-                              strict=options.strict, quiet=options.quiet,
-                              wrt=_wrt(options.wrt), mode=options.mode, out=out, err=err)
-        if options.out:
-            raise ArgumentError("--out goes with --points (a file of points)",
-                                hint="for one point, redirect the output: ... > file.json")
-        result = _call(command, text, at, options)
-        if options.render:
-            _render_file(result, options.render, err)
-            return EXIT_OK
-    except GradcliError as error:
-        source = getattr(error, "source", None) or text
-        from gradcli.language.diagnostics import render_error
-
-        err.write(render_error(error, source) + "\n")
-        return error.exit_code
-    for warning in result.warnings:
-        err.write(f"warning: {warning}\n")
-    _render(result, options, out)
-    if command == "check" and not result.ok:
-        return EXIT_NOT_GOOD
-    if options.strict and result.nonfinite:
-        err.write("error: a non-finite value appeared and --strict is set\n")
-        return EXIT_NOT_GOOD
-    return EXIT_OK
-
-
-def _bindings(items: list[str]) -> dict[str, Any]:
+def bindings(items: list[str]) -> dict[str, Any]:
     from gradcli.language.values import parse_binding
 
     at: dict[str, Any] = {}
@@ -107,65 +118,86 @@ def _bindings(items: list[str]) -> dict[str, Any]:
     return at
 
 
-def _seed(text: str | None) -> Any:
-    if text is None:
-        return None
-    from gradcli.language.values import parse_value
+# -- the expression commands: eval, grad, hessian, jacobian, graph, check ----------------------
+def run_point(invocation: Invocation, values: dict[str, Any], session: Session) -> int:
+    command = invocation.command
+    format = values["format"]
+    points = values.get("points")
+    session.source = invocation.arguments["expression"]
+    if points:
+        _check_point_format(invocation, format, values.get("out"))
+    elif format in ("jsonl", "npz"):
+        raise ArgumentError(f"--format {format} goes with --points (a file of points)",
+                            hint="for one point use --format json or csv")
+    text = session.source = read_expression(invocation.arguments["expression"])
+    at = bindings([*invocation.arguments.get("bindings", []), *values["at"]])
+    if points:
+        from gradcli.batch.run import run_points
 
-    try:
-        return parse_value(text)
-    except GradcliError as error:
-        error.source = text
-        error.message = f"--seed: {error.message}"
-        raise
+        code: int = run_points(command.name, text, at, points, out_path=values["out"],
+                               requested_format=format,
+                               points_format=values["points_format"],
+                               chunk_size=values["chunk_size"],
+                               fail_fast=values["fail_fast"], strict=values["strict"],
+                               quiet=values["quiet"], wrt=values.get("wrt"),
+                               mode=values.get("mode", "auto"), out=session.out,  # type: ignore[arg-type]
+                               err=session.err)
+        return code
+    if values.get("out"):
+        raise ArgumentError("--out goes with --points (a file of points)",
+                            hint="for one point, redirect the output: ... > file.json")
+    library = {option.field: values[option.field] for option in command.job_options}
+    if command.name == "graph":
+        library["picture"] = format in GRAPH_FORMATS or values["render"] is not None
+    assert command.call is not None
+    result = resolve(command.call)(text, at, **library)
+    if values.get("render"):
+        _render_file(result, values["render"], session.err)
+        return EXIT_OK
+    for warning in result.warnings:
+        session.err.write(f"warning: {warning}\n")
+    render(result, format, invocation.given.get("precision"), session.out)
+    if getattr(result, "ok", True) is False:
+        return EXIT_NOT_GOOD
+    if values["strict"] and result.nonfinite:
+        session.err.write("error: a non-finite value appeared and --strict is set\n")
+        return EXIT_NOT_GOOD
+    return EXIT_OK
 
 
-def _wrt(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ArgumentError("--wrt needs variable names, e.g. --wrt x,y")
-    return names
+def _check_point_format(invocation: Invocation, format: str, out_path: str | None) -> None:
+    if format == "table" and "format" in invocation.given:
+        raise ArgumentError("--format table does not go with --points: the records are a file",
+                            hint="use --format csv, json, jsonl or npz (or leave --format out "
+                                 "for CSV)")
+    if format == "npz" and not out_path:
+        raise ArgumentError("--format npz needs --out FILE.npz (NPZ cannot go to stdout)",
+                            hint="add --out FILE.npz, or use --format csv or jsonl")
 
 
-def _call(command: str, text: str, at: dict[str, Any], options: Options) -> Any:
-    from gradcli import compute
-
-    if command == "graph" and (options.format in GRAPH_FORMATS or options.render
-                               or options.order == 2):
-        return compute.graph_picture(text, at, _wrt(options.wrt), _seed(options.seed),
-                                     order=options.order)
-    return compute.run_command(command, text, at, _wrt(options.wrt),
-                               _seed(options.seed) if command in ("grad", "graph") else None,
-                               eig=options.eig, mode=options.mode,
-                               retain_grad=options.retain_grad, order=options.order,
-                               rtol=options.rtol, atol=options.atol)
+def use_colour(stream: Any) -> bool:
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
 
 
-def use_colour(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ
+def render(result: Any, format: str, precision: int | None, out: Any) -> None:
+    """The result in the requested view: a table, JSON, CSV, or a picture of a graph."""
+    from gradcli.cli import render as views
 
-
-def _render(result: Any, options: Options, out: TextIO) -> None:
-    from gradcli.cli import render
-    from gradcli.results import GraphPictureResult
-
-    if isinstance(result, GraphPictureResult) and options.format not in ("json",):
-        _render_picture(result, options.format, out)
-    elif options.format == "json":
-        out.write(render.to_json(result) + "\n")
-    elif options.format == "csv":
-        out.write(render.to_csv(result, options.precision if options.precision != 6 else None))
+    if views.is_picture(result) and format != "json":
+        _render_picture(result, format, out)
+    elif format == "json":
+        out.write(views.to_json(result) + "\n")
+    elif format == "csv":
+        out.write(views.to_csv(result, precision))
     else:
-        title, blocks = render.table_view(result, options.precision)
+        title, blocks = views.table_view(result, 6 if precision is None else precision)
         if out.isatty():
             from rich.console import Console
 
             console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
-            render.render_rich(title, blocks, console)
+            views.render_rich(title, blocks, console)
         else:
-            out.write(render.render_plain(title, blocks))
+            out.write(views.render_plain(title, blocks))
 
 
 def _picture_title(result: Any) -> str:
@@ -175,7 +207,7 @@ def _picture_title(result: Any) -> str:
     return f"{kind} of {one_line(result.expression)}"
 
 
-def _render_picture(result: Any, format: str, out: TextIO) -> None:
+def _render_picture(result: Any, format: str, out: Any) -> None:
     from gradcli.drawing import graph
 
     if format == "dot":
@@ -213,10 +245,10 @@ def _render_file(result: Any, path: str, err: TextIO) -> None:
     err.write(f"wrote {path}\n")
 
 
-def list_functions(options: Options, out: TextIO | None = None) -> int:
-    from gradcli import compute
-
-    _render(compute.functions(), options, out or sys.stdout)
+# -- functions and plot ---------------------------------------------------------------------
+def run_functions(invocation: Invocation, values: dict[str, Any], session: Session) -> int:
+    assert invocation.command.call is not None
+    render(resolve(invocation.command.call)(), values["format"], None, session.out)
     return EXIT_OK
 
 
@@ -236,44 +268,30 @@ def parse_range(text: str) -> tuple[str, float, float]:
     return name.strip(), lo, hi
 
 
-def execute_plot(expression_source: str, bindings: list[str], over: list[str], order: int,
-                 samples: int, out_file: str | None, mark: list[str], format: str,
-                 width: int | None, height: int, out: TextIO | None = None,
-                 err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    text: str | None = expression_source
-    try:
-        if format not in FORMATS:
-            raise ArgumentError(f"--format must be one of {', '.join(FORMATS)}, not '{format}'")
-        text = read_expression(expression_source)
-        from gradcli import sampling
+def run_plot(invocation: Invocation, values: dict[str, Any], session: Session) -> int:
+    if not values["over"]:
+        raise ArgumentError("plot needs a range: give --over NAME=LO:HI, e.g. --over x=-6:6")
+    session.source = invocation.arguments["expression"]
+    text = session.source = read_expression(invocation.arguments["expression"])
+    assert invocation.command.call is not None
+    result = resolve(invocation.command.call)(
+        text, bindings(invocation.arguments.get("bindings", [])),
+        [parse_range(o) for o in values["over"]], order=values["order"],
+        samples=values["samples"], mark=bindings(values["at"]) or None)
+    for warning in result.warnings:
+        session.err.write(f"warning: {warning}\n")
+    from gradcli.drawing import plot as drawing
 
-        result = sampling.plot(text, _bindings(bindings), [parse_range(o) for o in over],
-                              order=order, samples=samples, mark=_bindings(mark) or None)
-        for warning in result.warnings:
-            err.write(f"warning: {warning}\n")
-        from gradcli.drawing import plot as drawing
+    out_file, format = values["out"], values["format"]
+    if out_file:
+        drawing.save_image(result, out_file)
+        session.err.write(f"wrote {out_file}\n")
+    elif format in ("json", "csv"):
+        render(result, format, None, session.out)
+    else:
+        import shutil
 
-        if out_file:
-            drawing.save_image(result, out_file)
-            err.write(f"wrote {out_file}\n")
-        elif format == "json":
-            from gradcli.cli.render import to_json
-
-            out.write(to_json(result) + "\n")
-        elif format == "csv":
-            from gradcli.cli.render import to_csv
-
-            out.write(to_csv(result))
-        else:
-            import shutil
-
-            columns = width or shutil.get_terminal_size((100, 24)).columns
-            out.write(drawing.terminal_plot(result, columns, height, colour=use_colour(out)))
-    except GradcliError as error:
-        from gradcli.language.diagnostics import render_error
-
-        err.write(render_error(error, getattr(error, "source", None) or text) + "\n")
-        return error.exit_code
+        columns = values["width"] or shutil.get_terminal_size((100, 24)).columns
+        session.out.write(drawing.terminal_plot(result, columns, values["height"],
+                                                colour=use_colour(session.out)))
     return EXIT_OK
