@@ -132,6 +132,14 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
     text = session.source = read_expression(invocation.arguments["expression"])
     at = bindings([*invocation.arguments.get("bindings", []), *values["at"]])
     if points:
+        from gradcli.batch.cluster.scheduler import scheduler_address
+
+        scheduler = scheduler_address(values["scheduler"])
+        if scheduler is not None:
+            return _run_on_cluster(command.name, text, at, scheduler, values, session)
+        if values["overwrite"]:
+            raise ArgumentError("--overwrite goes with --scheduler (an output directory)",
+                                hint="a single --out file is always replaced whole")
         from gradcli.batch.run import run_points
 
         code: int = run_points(command.name, text, at, points, out_path=values["out"],
@@ -143,6 +151,8 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
                                mode=values.get("mode", "auto"), out=session.out,  # type: ignore[arg-type]
                                err=session.err)
         return code
+    if values.get("scheduler") or values.get("overwrite"):
+        raise ArgumentError("--scheduler and --overwrite go with --points (a file of points)")
     if values.get("out"):
         raise ArgumentError("--out goes with --points (a file of points)",
                             hint="for one point, redirect the output: ... > file.json")
@@ -163,6 +173,23 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
         session.err.write("error: a non-finite value appeared and --strict is set\n")
         return EXIT_NOT_GOOD
     return EXIT_OK
+
+
+def _run_on_cluster(command: str, text: str, at: dict[str, Any], scheduler: str,
+                    values: dict[str, Any], session: Session) -> int:
+    from gradcli.batch.cluster.run import run_on_cluster
+
+    if values["fail_fast"]:
+        raise ArgumentError("--fail-fast does not go with --scheduler: units run at once, "
+                            "so there is no first bad row to stop at")
+    format = values["format"]
+    return run_on_cluster(command, text, at, values["points"], scheduler=scheduler,
+                          out_dir=values["out"],
+                          requested_format=None if format == "table" else format,
+                          points_format=values["points_format"],
+                          overwrite=values["overwrite"], strict=values["strict"],
+                          wrt=values.get("wrt"), mode=values.get("mode", "auto"),
+                          chunk_size=values["chunk_size"], err=session.err)
 
 
 def _check_point_format(invocation: Invocation, format: str, out_path: str | None) -> None:

@@ -239,6 +239,12 @@ FAIL_FAST = Option("--fail-fast", kind="flag", default=False,
 POINTS_FORMAT = Option("--points-format",
                        help="With --points: csv, jsonl or npz, if the extension does not say.")
 QUIET = Option("--quiet", kind="flag", default=False, help="With --points: no progress bar.")
+SCHEDULER = Option("--scheduler", metavar="ADDRESS",
+                   help="With --points: run on a Dask cluster, tcp://host:8786 (default: "
+                        "$DASK_SCHEDULER_ADDRESS), or local:N for N worker processes here; "
+                        "--out is then a directory of part files. Needs gradcli[dask].")
+OVERWRITE = Option("--overwrite", kind="flag", default=False,
+                   help="With --scheduler: replace an earlier run's output directory.")
 OVER = Option("--over", kind="list", metavar="NAME=LO:HI", passed=True,
               help="The variable and range to plot over; twice for a heat map over two "
                    "variables (an image).")
@@ -257,7 +263,7 @@ JOBS = Argument("jobs", "JOBS.jsonl",
                 "One job a line: a JSON object; - reads standard input.")
 
 _COMMON = (AT, FORMAT, PRECISION, STRICT)
-_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET)
+_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, SCHEDULER, OVERWRITE)
 #: with --points the format picks the records' file format (table means the default)
 _POINT_FORMAT = FORMAT.but(choices=tuple(dict.fromkeys(FORMATS + POINT_FORMATS)),
                            help="Output: table (for people), json or csv (for scripts); "

@@ -1,0 +1,79 @@
+"""Which Dask cluster to use, and connecting to it.
+
+`--scheduler tcp://host:8786` (or the standard `DASK_SCHEDULER_ADDRESS`) names a
+running scheduler; `--scheduler local:N` starts a LocalCluster of N worker
+processes for this run only. Without either, no cluster is used and nothing of
+Dask is imported: a cluster is never started implicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from gradcli.errors import GradcliError
+
+INSTALL_LINE = "pip install 'gradcli[dask]'"
+_LOCAL = re.compile(r"^local:(\d+)$")
+
+
+class SchedulerError(GradcliError):
+    kind = "scheduler"
+
+
+def scheduler_address(option: str | None, environ: Mapping[str, str] | None = None
+                      ) -> str | None:
+    """The scheduler asked for: the option, else DASK_SCHEDULER_ADDRESS, else None."""
+    environ = os.environ if environ is None else environ
+    text = option if option is not None else environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if text is None:
+        return None
+    text = text.strip()
+    if text.startswith("local"):
+        match = _LOCAL.match(text)
+        if match is None or int(match[1]) < 1:
+            raise SchedulerError(f"--scheduler {text}: write local:N with N worker processes, "
+                                 "e.g. local:4")
+    elif not text:
+        raise SchedulerError("--scheduler needs an address, e.g. tcp://host:8786 or local:4")
+    return text
+
+
+def require_distributed() -> Any:
+    """The `distributed` module, or exit 2 with the line that installs it."""
+    try:
+        import distributed
+    except ImportError:
+        raise SchedulerError("--scheduler needs Dask's distributed package, which is not "
+                             "installed", hint=f"install it with: {INSTALL_LINE}") from None
+    return distributed
+
+
+@contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A `distributed.Client` for `address`, closed (with its LocalCluster) on the way out."""
+    import logging
+
+    distributed = require_distributed()
+    match = _LOCAL.match(address)
+    if match:
+        cluster = distributed.LocalCluster(
+            n_workers=int(match[1]), threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                             hint="check the address (tcp://host:8786) and that the "
+                                  "scheduler is running") from None
+    with client:
+        yield client

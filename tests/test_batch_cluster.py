@@ -1,0 +1,371 @@
+"""Batch work on a Dask cluster: units, part files, the manifest, and faults.
+
+The cluster tests share one LocalCluster (2 worker processes, 1 thread each),
+started once per test session (under `pytest -n 2`, once per xdist worker that
+runs any of them: xdist's `loadgroup` does not group tests under pytest 9).
+Workers import this module to run the fault-injecting tasks below, so it has no
+side effects at import time. Dask reads its configuration when it is
+first imported, so the fixture sets the environment before importing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcli.batch.cluster.parts import SUCCESS
+from gradcli.batch.cluster.units import plan_units
+from gradcli.cli import _run
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPRESSION = "sin(x)*y + exp(x*y/4) - x^2"
+
+
+# -- fixtures --------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a LocalCluster shared by the session's cluster tests."""
+    os.environ.update({
+        # a unit that kills one worker is retried once; a second death is KilledWorker
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+        "DASK_TEMPORARY_DIRECTORY": str(tmp_path_factory.mktemp("dask-workers")),
+        "DASK_LOGGING__DISTRIBUTED": "critical",
+    })
+    import logging
+
+    import dask
+    import distributed
+
+    dask.config.refresh()
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def client(scheduler: str) -> Iterator[object]:
+    """A client of the shared cluster with both workers up (a fault test may have just
+    killed one)."""
+    import distributed
+
+    with distributed.Client(scheduler) as c:
+        c.wait_for_workers(2, timeout=60)
+        yield c
+
+
+# -- inputs and references -------------------------------------------------------------
+def write_csv(path: Path, rows: int, seed: int = 0, bad: tuple[int, ...] = ()) -> None:
+    """x,y rows; row k in `bad` holds a cell that is not a number; a blank line early on."""
+    values = np.random.default_rng(seed).normal(size=(rows, 2))
+    lines = ["x,y"]
+    for k, (x, y) in enumerate(values.tolist()):
+        lines.append(f"oops,{y!r}" if k in bad else f"{x!r},{y!r}")
+        if k == 3:
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_parquet(path: Path, rows: int, seed: int, row_group: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = np.random.default_rng(seed).normal(size=(rows, 2))
+    pq.write_table(pa.table({"x": values[:, 0], "y": values[:, 1]}), path,
+                   row_group_size=row_group)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
+    """`gradcli grad EXPRESSION ARGS...` in this process: the exit code and stderr."""
+    code = _run(["grad", EXPRESSION, *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def local_csv(tmp_path: Path, points: Path, name: str = "local.csv") -> list[str]:
+    """The records of the ordinary (one-process) run, as CSV lines without the header."""
+    out = tmp_path / name
+    code = _run(["grad", EXPRESSION, "--points", str(points), "--out", str(out), "--quiet"])
+    assert code in (0, 1)
+    return out.read_text().splitlines()[1:]
+
+
+def parts_csv(directory: Path) -> list[str]:
+    """The records of a cluster run's CSV parts, in part order, without their headers."""
+    manifest = json.loads((directory / SUCCESS).read_text())
+    rows: list[str] = []
+    for part in manifest["parts"]:
+        rows += (directory / part["name"]).read_text().splitlines()[1:]
+    return rows
+
+
+def run_cluster(scheduler: str, points: str | list[str], out: Path, **options: object) -> int:
+    from gradcli.batch.cluster.run import run_on_cluster
+
+    return run_on_cluster("grad", EXPRESSION, {}, points, scheduler=scheduler,
+                          out_dir=str(out), err=io.StringIO(), **options)  # type: ignore[arg-type]
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+# -- tasks that fail, run on the workers ---------------------------------------------------
+def kill_worker_on(index: int, job, unit, staging):  # type: ignore[no-untyped-def]
+    """A unit task whose unit `index` kills the worker process running it, every time."""
+    from gradcli.batch.cluster.task import run_unit
+
+    if unit.index == index:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_unit(job, unit, staging)
+
+
+def raise_on(index: int, job, unit, staging):  # type: ignore[no-untyped-def]
+    """A unit task whose unit `index` fails with an I/O error (a fault, not bad data)."""
+    from gradcli.batch.cluster.task import run_unit
+
+    if unit.index == index:
+        raise OSError(5, "Input/output error (injected)")
+    return run_unit(job, unit, staging)
+
+
+# -- planning units (no cluster) ---------------------------------------------------------
+def test_csv_units_split_on_newlines_with_exact_line_numbers(tmp_path: Path) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 3000, bad=(10,))
+    units = plan_units([str(points)], "csv", unit_bytes=8000)
+    assert len(units) > 5
+    data = points.read_bytes()
+    lines = data.decode().splitlines(keepends=True)
+    assert units[0].start == len(lines[0].encode()) and units[-1].stop == len(data)
+    for unit, following in itertools.pairwise(units):
+        assert following.start == unit.stop and following.first_line == unit.last_line + 1
+    for unit in units:
+        chunk = data[unit.start:unit.stop].decode().splitlines(keepends=True)
+        assert chunk == lines[unit.first_line - 1:unit.last_line]
+        assert chunk[-1].endswith("\n")
+
+
+def test_a_csv_with_a_quoted_newline_stays_one_unit(tmp_path: Path) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 3000)
+    with points.open("a") as f:
+        f.write('"1.5\n",2\n')
+    assert [u.kind for u in plan_units([str(points)], "csv", unit_bytes=8000)] == ["file"]
+
+
+def test_jsonl_units_count_lines_from_one(tmp_path: Path) -> None:
+    points = tmp_path / "p.jsonl"
+    points.write_text("".join(f'{{"x": {k}}}\n' for k in range(2000)))
+    units = plan_units([str(points)], "jsonl", unit_bytes=5000)
+    assert units[0].first_line == 1 and units[0].start == 0
+    assert units[-1].last_line == 2000
+    text = points.read_bytes()
+    for unit in units:
+        first = json.loads(text[unit.start:unit.stop].decode().splitlines()[0])
+        assert first["x"] == unit.first_line - 1
+
+
+def test_parquet_units_are_row_groups_from_the_footer(tmp_path: Path) -> None:
+    for k in range(2):
+        write_parquet(tmp_path / f"p{k}.parquet", 1000, seed=k, row_group=250)
+    paths = [str(tmp_path / f"p{k}.parquet") for k in range(2)]
+    units = plan_units(paths, "parquet", unit_bytes=1)
+    assert [(u.file_index, u.row_groups, u.first_line, u.last_line) for u in units] == [
+        (f, (g,), 250 * g + 1, 250 * (g + 1)) for f in range(2) for g in range(4)]
+    assert units[5].describe() == f"unit 5 ({paths[1]}, rows 251-500)"
+    assert [u.kind for u in plan_units(paths, "parquet")] == ["file", "file"]
+
+
+# -- options and the output directory (no cluster) ----------------------------------------
+def test_without_a_scheduler_nothing_of_dask_is_imported(tmp_path: Path) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 50)
+    probe = ("import sys\n"
+             "from gradcli.cli import _run\n"
+             f"_run(['grad', {EXPRESSION!r}, '--points', {str(points)!r}, '--out', "
+             f"{str(tmp_path / 'o.csv')!r}])\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('dask', 'distributed')))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_without_distributed_scheduler_is_exit_2_with_the_install_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 10)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    code, err = cli(capsys, "--points", points, "--scheduler", "local:2", "--out",
+                    tmp_path / "out")
+    assert code == 2
+    assert "pip install 'gradcli[dask]'" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--scheduler", "local:0", "--out", "o"], "local:N"),
+    (["--scheduler", "local:two", "--out", "o"], "local:N"),
+    (["--scheduler", "local:2"], "--out DIR"),
+    (["--scheduler", "local:2", "--out", "o", "--fail-fast"], "--fail-fast"),
+    (["--overwrite", "--out", "o.csv"], "--overwrite goes with --scheduler"),
+])
+def test_bad_cluster_options_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        options: list[str], message: str) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 10)
+    code, err = cli(capsys, "--points", points,
+                    *(tmp_path / o if o.startswith("o") else o for o in options))
+    assert code == 2, err
+    assert message in err
+    assert leftovers(tmp_path) == ["p.csv"]
+
+
+def test_a_non_empty_output_directory_is_exit_2_without_overwrite(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 10)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    for overwrite in ([], ["--overwrite"]):
+        code, err = cli(capsys, "--points", points, "--out", out, "--scheduler", "local:1",
+                        *overwrite)
+        assert code == 2
+        assert ("did not write" if overwrite else "not empty") in err
+    assert leftovers(out) == ["notes.txt"]
+
+
+# -- on the cluster ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_multi_unit_csv_equals_the_local_run(tmp_path: Path, scheduler: str) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 4000, bad=(7, 2500))
+    out = tmp_path / "out"
+    assert run_cluster(scheduler, str(points), out, requested_format="csv",
+                       unit_bytes=20_000) == 1  # two bad rows
+    manifest = json.loads((out / SUCCESS).read_text())
+    assert len(manifest["parts"]) > 3
+    assert sorted(leftovers(out)) == sorted([SUCCESS, *(p["name"] for p in manifest["parts"])])
+    assert parts_csv(out) == local_csv(tmp_path, points)
+    assert manifest["totals"] == {"parts": len(manifest["parts"]), "rows": 4000,
+                                  "computed": 3998, "failed": 2}
+    assert manifest["inputs"] == [str(points)]
+    assert [c["name"] for c in manifest["schema"]] == ["line", "value", "grad[x]", "grad[y]",
+                                                       "error"]
+    first = manifest["parts"][0]
+    assert (first["name"], first["first_line"], first["failed"]) == ("part-00000.csv", 2, 1)
+
+
+@pytest.mark.slow
+def test_many_parquet_files_equal_the_local_run(tmp_path: Path, scheduler: str) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    reference: list[str] = []
+    for k in range(5):
+        path = tmp_path / f"in-{k}.parquet"
+        write_parquet(path, 1200, seed=k, row_group=400)
+        as_csv = tmp_path / f"in-{k}.csv"
+        pacsv.write_csv(pq.read_table(path), as_csv)
+        # the local run numbers CSV rows by file line (2...); Parquet rows by record (1...)
+        reference += [row.split(",", 1)[1] for row in local_csv(tmp_path, as_csv, f"l{k}.csv")]
+    out = tmp_path / "out"
+    assert run_cluster(scheduler, str(tmp_path / "in-*.parquet"), out, unit_bytes=1) == 0
+    manifest = json.loads((out / SUCCESS).read_text())
+    assert len(manifest["parts"]) == 15
+    table = pq.read_table([str(out / p["name"]) for p in manifest["parts"]])
+    assert table.column("line").to_pylist() == list(range(1, 1201)) * 5
+    names = ["value", "grad[x]", "grad[y]"]
+    got = [",".join(map(repr, row)) + ","
+           for row in zip(*(table.column(n).to_pylist() for n in names), strict=True)]
+    assert got == reference
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_still_gives_complete_identical_output(
+        tmp_path: Path, scheduler: str, client: object) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 30_000, bad=(100,))
+    out = tmp_path / "out"
+    finished: list[int] = []
+    run = threading.Thread(target=lambda: finished.append(run_cluster(
+        scheduler, str(points), out, requested_format="csv", unit_bytes=40_000)))
+    run.start()
+    pids = client.run(os.getpid)  # type: ignore[attr-defined]
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and time.monotonic() < deadline and run.is_alive():
+        busy = [w for w, keys in client.processing().items()  # type: ignore[attr-defined]
+                if any("gradcli-unit" in str(k) for k in keys)]
+        if busy and any(n.startswith("part-") for n in leftovers(out)):
+            killed = pids[busy[0]]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.01)
+    run.join(120)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert finished == [1]  # one bad row
+    assert parts_csv(out) == local_csv(tmp_path, points)
+    manifest = json.loads((out / SUCCESS).read_text())
+    assert manifest["totals"]["rows"] == 30_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("task", "message"), [
+    (functools.partial(kill_worker_on, 2), "kept killing the workers"),
+    (functools.partial(raise_on, 2), "OSError"),
+])
+def test_a_failing_unit_ends_the_run_with_nothing_committed(
+        tmp_path: Path, scheduler: str, client: object, task: object, message: str) -> None:
+    from gradcli.batch.cluster.run import UnitFailedError
+
+    points = tmp_path / "p.csv"
+    write_csv(points, 3000)
+    units = plan_units([str(points)], "csv", unit_bytes=15_000)
+    out = tmp_path / "out"
+    with pytest.raises(UnitFailedError) as failure:
+        run_cluster(scheduler, str(points), out, requested_format="csv", unit_bytes=15_000,
+                    task=task)
+    assert failure.value.exit_code == 1
+    text = str(failure.value)
+    assert message in text
+    assert f"unit 2 ({points}, lines {units[2].first_line}-{units[2].last_line})" in text
+    assert leftovers(out) == []  # no parts, no _SUCCESS, no staging
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_removes_the_parts_and_exits_130(
+        tmp_path: Path, scheduler: str, client: object) -> None:
+    for k in range(24):
+        write_parquet(tmp_path / f"in-{k:02d}.parquet", 20_000, seed=k, row_group=20_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
+               EXPRESSION, "--points", str(tmp_path / "in-*.parquet"), "--scheduler",
+               scheduler, "--out", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(n.startswith("part-") for n in leftovers(out)):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert leftovers(out) == []
