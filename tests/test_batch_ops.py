@@ -14,10 +14,10 @@ import json
 import numpy as np
 import pytest
 
-from gradcli import compute
 from gradcli.batch.compute import BatchKernel, chunk_columns
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
+from gradcli.cli.spec import compute_command
 from gradcli.language import parse
 from tests.opcases import call_arguments, call_text, language_ops
 
@@ -36,7 +36,7 @@ def _points(op, seed=0):
 def _one_at_a_time(command, text, points):
     rows = []
     for k in range(COUNT):
-        single = compute.run_command(command, text, {n: v[k] for n, v in points.items()})
+        single = compute_command(command, text, {n: v[k] for n, v in points.items()})
         rows.append(dict(record_columns(single)))
     return rows
 

@@ -13,10 +13,10 @@ import json
 import numpy as np
 import pytest
 
-from gradcli import compute
 from gradcli.batch.compute import chunk_columns
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
+from gradcli.cli.spec import compute_command
 from gradcli.language import parse
 from gradcli.ops import public_ops
 
@@ -50,7 +50,7 @@ def test_many_points_at_once_equal_each_point_alone(op, spelling):
         columns = dict(chunk_columns(command, program, points, {}))
         for k in range(3):
             at = {n: v[k] for n, v in points.items()}
-            single = compute.run_command(command, text, at)
+            single = compute_command(command, text, at)
             for name, value in record_columns(single):
                 np.testing.assert_allclose(columns[name][k], value, rtol=1e-12, atol=1e-13,
                                            err_msg=f"{text} {command} {name}")
@@ -72,7 +72,7 @@ def test_batch_jobs_run_the_new_functions(tmp_path, capsys):
     results = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert len(results) == 3
     for job, result in zip(lines, results, strict=True):
-        single = compute.run_command(job["command"], job["expression"],
+        single = compute_command(job["command"], job["expression"],
                                      {k: float(v) for k, v in job["at"].items()})
         assert json.dumps(result).count("error") == 0, result
         np.testing.assert_allclose(float(np.ravel(result["value"])[0]),

@@ -436,3 +436,12 @@ class Invocation:
 
     def __repr__(self) -> str:
         return f"Invocation({self.command.name!r}, {self.arguments!r}, {self.given!r})"
+
+
+def compute_command(name: str, expression: str, at: Any, **options: Any) -> Any:
+    """One command's library call by its name (what a batch job, or a test, runs):
+    `compute_command("grad", "x^2", {"x": 3.0}, wrt=["x"])`."""
+    command = BY_NAME[name]
+    if command.call is None:
+        raise ValueError(f"{name} makes no single library call")
+    return resolve(command.call)(expression, at, **options)
