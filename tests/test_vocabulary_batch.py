@@ -60,7 +60,7 @@ def test_batch_jobs_run_the_new_functions(tmp_path, capsys):
     jobs = tmp_path / "jobs.jsonl"
     lines = [
         {"id": "gamma", "command": "grad", "expression": "gamma(x) + ln(x)", "at": {"x": 3}},
-        {"id": "mod", "command": "hessian", "expression": "mod(x, y) + fmod(x, y) * beta(x, y)",
+        {"id": "mod", "command": "hessian", "expression": "x % y + fmod(x, y) * beta(x, y) + x!",
          "at": {"x": 2.5, "y": 1.5}},
         {"id": "act", "command": "grad", "expression": "gelu(x) + silu(x) + elu(x, alpha=2)",
          "at": {"x": -0.5}},

@@ -27,6 +27,9 @@ from gradcli.errors import (
 from gradcli.language.parser import Token
 
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+#: reductions that, given several values, compare them elementwise instead: max(a, b)
+#: is the larger of a and b (reducing along an axis needs the keyword, max(v, axis=0))
+ELEMENTWISE_FORMS = {"max": "maximum", "min": "minimum"}
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 
@@ -107,7 +110,8 @@ def suggest(name: str, choices: list[str]) -> list[str]:
 
 
 #: the grammar's rule and alias names this builder handles, one method each
-RULES = ("number", "var", "group", "array", "add", "sub", "mul", "div", "matmul", "pow",
+RULES = ("number", "var", "group", "array", "add", "sub", "mul", "div", "mod", "matmul",
+         "pow", "factorial", "abs",
          "implicit_mul", "neg", "pos", "compare", "keyword", "arguments", "call", "subscripts",
          "slice", "index", "assign", "result", "start", "empty")
 
@@ -175,6 +179,24 @@ class Builder:
     def div(self, c: list[Any]) -> Ref:
         return self._binary("div", c)
 
+    def mod(self, c: list[Any]) -> Ref:
+        return self._binary("mod", c)
+
+    def factorial(self, c: list[Any]) -> Ref:
+        """x! is gamma(x + 1): two instructions, both pointed at the '!'."""
+        operand, bang = c
+        span, at = _join(operand, bang), _tspan(bang)
+        one = self._emit(Instruction("const", at, value=np.array(1.0), label="1"))
+        text = self.text[operand.span.start:operand.span.end]
+        shifted = self._emit(Instruction(
+            "op", span, op="add", args=(operand.reg, one.reg), op_span=at,
+            label=f"{text} + 1" if len(text) <= 40 else None))
+        return self._op("gamma", (shifted,), span, at)
+
+    def abs(self, c: list[Any]) -> Ref:
+        span = _join(c[0], c[2])
+        return self._op("abs", (c[1],), span, span)
+
     def matmul(self, c: list[Any]) -> Ref:
         return self._binary("matmul", c)
 
@@ -214,6 +236,8 @@ class Builder:
             return self._unknown_function(name, name_token, arguments)
         positional = [a for a in arguments if isinstance(a, Ref)]
         keywords = [a for a in arguments if isinstance(a, Keyword)]
+        if op.name in ELEMENTWISE_FORMS and len(positional) > 1:
+            return self._elementwise_form(op, positional, keywords, span)
         seen_keyword = False
         for a in arguments:
             if isinstance(a, Keyword):
@@ -222,6 +246,20 @@ class Builder:
                 raise ArgumentError(f"{name}: a positional argument follows a keyword",
                                     span=a.span, hint=f"usage: {op.signature}")
         return self._emit(self._bind_call(op, positional, keywords, span, _tspan(name_token)))
+
+    def _elementwise_form(self, op: OpDef, positional: list[Ref], keywords: list[Keyword],
+                          span: Span) -> Ref:
+        """max(a, b, ...) is the elementwise maximum, as in Python and on calculators."""
+        if keywords:
+            raise ArgumentError(
+                f"{op.name} with several values compares them elementwise and takes no "
+                f"'{keywords[0].name}'", span=keywords[0].span,
+                hint=f"to reduce along an axis give one tensor: {op.name}(v, axis=0)")
+        result = positional[0]
+        for right in positional[1:]:
+            result = self._op(ELEMENTWISE_FORMS[op.name], (result, right),
+                              _join(positional[0], right), span)
+        return Ref(result.reg, span)
 
     def _unknown_function(self, name: str, token: Token, arguments: list[Any]) -> Ref:
         close = suggest(name, sorted(language_functions()))

@@ -21,9 +21,14 @@ from gradcli.language.tables import grammar_path, load_tables
 
 __all__ = ["Token", "grammar_path", "parse_with"]
 
-_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
-_CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB"}
-_SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]"}
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "BAR": "RBAR"}
+_CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB", "RBAR": "BAR"}
+_SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "BAR": "|", "RBAR": "|"}
+#: tokens that end an operand: a '|' right after one closes the innermost open '|'
+_OPERAND_ENDS = frozenset({"NUMBER", "NAME", "RPAR", "RSQB", "RBAR", "BANG"})
+#: implicit multiplication: (token before, token after) pairs that insert IMPLICIT
+_IMPLICIT = frozenset({("NUMBER", "NAME"), ("NUMBER", "LPAR"), ("NUMBER", "BAR"),
+                       ("RPAR", "LPAR"), ("RPAR", "BAR"), ("RBAR", "LPAR"), ("RBAR", "BAR")})
 
 
 class Token:
@@ -57,9 +62,14 @@ class _UnexpectedToken(Exception):
 class PostLexer:
     """Between the lexer and the parser.
 
-    * inserts IMPLICIT where implicit multiplication is allowed (2x, 3(x+1), (a)(b));
+    * inserts IMPLICIT where implicit multiplication is allowed (2x, 3(x+1), (a)(b),
+      2|x|);
+    * tells a closing '|' from an opening one: a '|' right after the end of an operand
+      closes the innermost open '|' (if that is the innermost open bracket), any other
+      opens one; so ||x| - 1| and |a - |b|| read as they look;
     * drops newlines inside brackets, so long expressions can span lines;
-    * checks bracket balance, so an unclosed bracket is reported at its opening.
+    * checks bracket balance, so an unclosed bracket is reported at its opening;
+    * refuses `x!!` and a number run into `e` (`5e`), which are almost always slips.
     """
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
@@ -68,6 +78,12 @@ class PostLexer:
         meaningful = False
         for token in stream:
             kind = token.type
+            if kind == "BAR" and previous is not None and previous.type in _OPERAND_ENDS \
+                    and open_brackets and open_brackets[-1].type == "BAR":
+                token = Token("RBAR", token.value, token.start_pos, token.end_pos)
+                kind = "RBAR"
+            elif previous is not None:
+                _check_slip(previous, token)
             if kind == "_NL":
                 if open_brackets:
                     continue
@@ -86,9 +102,7 @@ class PostLexer:
                         hint=f"close it with '{_SYMBOL[_OPENERS[opener.type]]}'")
             if kind not in ("_NL", "SEMI"):
                 meaningful = True
-            if previous is not None and (
-                    (previous.type == "NUMBER" and kind in ("NAME", "LPAR"))
-                    or (previous.type == "RPAR" and kind == "LPAR")):
+            if previous is not None and (previous.type, kind) in _IMPLICIT:
                 yield Token("IMPLICIT", "", token.start_pos, token.start_pos)
             yield token
             previous = token
@@ -100,6 +114,22 @@ class PostLexer:
         if not meaningful:
             raise SyntaxProblem("the expression is empty", span=Span(0, 0),
                                 hint='write an expression, e.g. "x^2 + 1"')
+
+
+def _check_slip(previous: Token, token: Token) -> None:
+    """Notation that parses but almost never means what it says."""
+    if token.type == "BANG" and previous.type == "BANG":
+        raise SyntaxProblem(
+            "'!!' (the double factorial) is not supported",
+            span=Span(previous.start_pos, token.end_pos),
+            hint="write it out, e.g. 7*5*3*1 for 7!!, or (x!)! for the factorial of x!")
+    if (token.type == "NAME" and token.value == "e" and previous.type == "NUMBER"
+            and previous.end_pos == token.start_pos):
+        number = previous.value
+        raise SyntaxProblem(
+            f"'{number}e' is a number with its exponent missing",
+            span=Span(previous.start_pos, token.end_pos),
+            hint=f"write {number}e3 for {number}×10³, or {number}*e for {number} times e")
 
 
 def _span(token: Token) -> Span:
@@ -135,8 +165,8 @@ class Parser:
             if m is None:
                 raise SyntaxProblem(
                     f"unexpected character {text[pos]!r}", span=Span(pos, pos + 1),
-                    hint="expressions use numbers, names, + - * / ^ @, ( ), [ ], commas, ; "
-                         "and #")
+                    hint="expressions use numbers, names, + - * / % ^ @ !, ( ), [ ], |x|, "
+                         "commas, ; and #")
             kind = m.lastgroup or ""
             stop = m.end()
             if kind not in ignore:
@@ -233,6 +263,10 @@ def _syntax_error(exc: _UnexpectedToken, text: str) -> SyntaxProblem:
             span=Span(previous[0].start, span.end),
             hint=f"write {word}*{token.value} for a product (only a number may precede a "
                  "name directly, as in 2x)")
+    if token.type == "BAR":
+        return SyntaxProblem("this '|' neither opens nor closes an absolute value |x|",
+                             span=span, hint="|x| is abs(x); put an operator before it, "
+                                             "e.g. a*|x|")
     if token.type == "IMPLICIT":
         return SyntaxProblem("a number or ')' cannot be followed by this here",
                              span=span, hint="write * between the two factors")
@@ -251,7 +285,8 @@ def _syntax_error(exc: _UnexpectedToken, text: str) -> SyntaxProblem:
 def _expected_hint(expected_kinds: set[str]) -> str:
     names = {"NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'",
              "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "PLUS": "'+'", "MINUS": "'-'",
-             "STAR": "'*'", "SLASH": "'/'", "POW": "'^'", "COLON": "':'", "SEMI": "';'"}
+             "STAR": "'*'", "SLASH": "'/'", "POW": "'^'", "COLON": "':'", "SEMI": "';'",
+             "PERCENT": "'%'", "BANG": "'!'", "BAR": "'|'", "RBAR": "'|'"}
     expected = sorted({names[e] for e in expected_kinds if e in names})
     if not expected:
         return "check the expression around this point"
@@ -267,7 +302,8 @@ def _ends_too_early(text: str) -> SyntaxProblem:
         stripped = stripped[:hash_at].rstrip()
     end = len(stripped)
     last = stripped[-1:] if stripped else ""
-    if last and last in "+-*/^@,=<>!:":
+    if last and last in "+-*/%^@,=<>!:" and stripped[-2:] not in ("!!",) and \
+            (last != "!" or stripped[-2:] == "!="):
         start = end - 1
         if stripped[-2:] in ("**", "<=", ">=", "==", "!="):
             start = end - 2
