@@ -1,150 +1,208 @@
 """Many points, one expression: read a chunk, compute it in one pass, write it, repeat.
 
-Memory stays bounded by the chunk size whatever the file size. A bad row is
+Two entry points share one loop:
+
+``run_points(command, expression, constants, points, *, out_path=None, ...) -> int``
+    The `--points` command: every input (files, a directory, a glob, URLs, stdin)
+    into one output (stdout or --out), a summary on stderr, and the exit code.
+
+``run_unit(job, unit, out, out_format, *, file_index=None, columns=None, kernel=None) -> Counts``
+    One *unit* of input into one output file or stream, for distributed work:
+    ``job`` is a `BatchJob` (command and expression as text, so it pickles; the
+    kernel is built from it, or passed in as ``kernel`` to reuse one per worker
+    process), ``unit`` a `gradcli.batch.units.Unit` (a whole file, a CSV/JSONL
+    byte range with its first line, or Parquet row groups), ``out`` a path
+    (written to a temporary name and renamed, see `batch.target`) or a binary
+    stream, ``out_format`` one of csv, jsonl, parquet, arrow, npz. With
+    ``file_index`` the records carry a `file` column; ``columns`` fixes the
+    result column names (so that a part in which no row computes still has
+    the same schema as the others). It returns the counts (read, computed,
+    failed) and never raises for bad data: bad rows are records with their
+    error. It raises `PointFileError` (exit 2) for an input or output that
+    cannot be used at all, and `GradcliError` for a bad expression.
+
+Memory stays bounded by the chunk size whatever the input size. A bad row is
 written as a record with its error and counted; every other row is computed.
-The run ends with a summary on stderr and exit code 1 if any row failed.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, TextIO
 
 import numpy as np
 
 from gradcli.batch import DEFAULT_CHUNK
-from gradcli.batch.compute import BatchKernel
-from gradcli.batch.output import Record, Writer, make_writer
-from gradcli.batch.points import Chunk, PointFileError, file_format, read_chunks
-from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, UnboundVariableError
-from gradcli.language.program import parse
+from gradcli.batch.formats import PointFileError, output_format
+from gradcli.batch.output import TableWriter, make_writer, records_table, result_schema
+from gradcli.batch.points import Chunk, PointReader, open_reader
+from gradcli.batch.sources import Source, is_url, resolve
+from gradcli.batch.target import OutputTarget, terminations_unwind
+from gradcli.batch.units import Unit
+from gradcli.errors import (
+    EXIT_NOT_GOOD,
+    EXIT_OK,
+    ArgumentError,
+    GradcliError,
+    UnboundVariableError,
+)
+
+COMMANDS = ("eval", "grad", "hessian", "jacobian")
 
 
-class Summary:
-    __slots__ = ("computed", "failed", "read")
+@dataclass(frozen=True)
+class BatchJob:
+    """What to compute over points, as plain data (it pickles; kernels do not)."""
 
-    def __init__(self) -> None:
-        self.read = 0
-        self.computed = 0
-        self.failed = 0
+    command: str
+    expression: str
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    wrt: tuple[str, ...] | None = None
+    mode: str = "auto"
+    strict: bool = False
+    fail_fast: bool = False
+    chunk_size: int = DEFAULT_CHUNK
+
+    def kernel(self) -> Any:
+        from gradcli.batch.compute import BatchKernel
+        from gradcli.language.program import parse
+
+        return BatchKernel(self.command, parse(self.expression), self.constants,
+                           list(self.wrt) if self.wrt is not None else None, self.mode)
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    computed: int = 0
+    failed: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.computed += other.computed
+        self.failed += other.failed
 
     def line(self) -> str:
         return f"rows read: {self.read}, computed: {self.computed}, failed: {self.failed}"
 
 
-def output_format(out_path: str | None, requested: str) -> str:
-    if out_path is not None:
-        extension = os.path.splitext(out_path)[1].lower().lstrip(".")
-        formats = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "npz": "npz"}
-        if extension in formats:
-            return formats[extension]
-        if requested in ("csv", "json", "jsonl"):
-            return "jsonl" if requested in ("json", "jsonl") else "csv"
-        raise ArgumentError(f"cannot tell the output format of '{out_path}'",
-                            hint="name it .csv, .jsonl or .npz, or pass --format csv|jsonl")
-    return "jsonl" if requested in ("json", "jsonl") else "csv"
-
-
-def run_points(command: str, expression: str, constants: Mapping[str, Any], points: str,
-               *, out_path: str | None = None, requested_format: str = "csv",
-               points_format: str | None = None, chunk_size: int = DEFAULT_CHUNK,
-               fail_fast: bool = False, strict: bool = False, quiet: bool = False,
-               wrt: Sequence[str] | None = None, mode: str = "auto",
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    if command not in ("eval", "grad", "hessian", "jacobian"):
+def _check_job(job: BatchJob) -> Any:
+    if job.command not in COMMANDS:
         raise ArgumentError(f"--points works with eval, grad, hessian and jacobian, not "
-                            f"{command}")
-    if chunk_size < 1:
+                            f"{job.command}")
+    if job.chunk_size < 1:
         raise ArgumentError("--chunk-size must be at least 1")
-    program = parse(expression)
-    fmt_in = file_format(points, points_format)
-    fmt_out = output_format(out_path, requested_format)
-    wanted = [v for v in program.free_variables if v not in constants]
-    provided, chunks = read_chunks(points, fmt_in, program.free_variables, chunk_size)
-    both = [v for v in provided if v in constants]
+    from gradcli.language.program import parse
+
+    return parse(job.expression)
+
+
+def check_provided(reader: PointReader, name: str, variables: Sequence[str],
+                   constants: Mapping[str, Any]) -> None:
+    """The input gives every variable the constants do not, and none that they do."""
+    both = [v for v in reader.provided if v in constants]
     if both:
         raise PointFileError(
             f"{', '.join(both)} comes both from the point file and the command line",
             hint="give each variable in one place: the file for per-point values, "
                  "the command line for constants")
-    missing = [v for v in wanted if v not in provided]
+    wanted = [v for v in variables if v not in constants]
+    missing = [v for v in wanted if v not in reader.provided]
     if missing:
         raise UnboundVariableError(
-            f"no value for {', '.join(missing)}: not in the point file, not on the command "
-            "line", hint="add a column (or field) to the file, or NAME=VALUE for a constant")
-    writer = make_writer(fmt_out, out_path, out)
-    summary = Summary()
-    progress = _Progress(points, err) if not quiet and err.isatty() else None
-    try:
-        _stream(command, program, constants, chunks, writer, summary, fail_fast, strict, wrt,
-                mode, progress)
-        if writer.names is None:
-            writer.start([])
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        if progress is not None:
-            progress.close()
-    err.write(summary.line() + "\n")
-    return EXIT_NOT_GOOD if summary.failed else EXIT_OK
+            f"no value for {', '.join(missing)}: not in the point file {name}, not on the "
+            "command line",
+            hint="add a column (or field) to the file, or NAME=VALUE for a constant")
 
 
-def _stream(command: str, program: Any, constants: Mapping[str, Any], chunks: Any,
-            writer: Writer, summary: Summary, fail_fast: bool, strict: bool,
-            wrt: Sequence[str] | None, mode: str, progress: _Progress | None) -> None:
-    pending: list[Record] = []  # error-only records read before the columns are known
-    kernel = BatchKernel(command, program, constants, wrt, mode)
+# -- the one loop -------------------------------------------------------------------------
+class _Sink:
+    """Records out: the schema is fixed by the first computed chunk (or a probe)."""
+
+    def __init__(self, fmt: str, target: OutputTarget, with_file: bool,
+                 names: Sequence[str] | None):
+        self.fmt = fmt
+        self.target = target
+        self.with_file = with_file
+        self.writer: TableWriter | None = None
+        self.schema: Any = None
+        self.pending: list[tuple[Chunk, dict[int, str], int | None]] = []
+        if names is not None:
+            self._start(names)
+
+    def _start(self, names: Sequence[str]) -> None:
+        self.schema = result_schema(names, self.with_file)
+        self.writer = make_writer(self.fmt, self.target.open(), self.schema, self.target)
+        for chunk, errors, index in self.pending:
+            self.put(chunk, [], errors, index)
+        self.pending.clear()
+
+    def put(self, chunk: Chunk, columns: list[tuple[str, Any]], errors: dict[int, str],
+            file_index: int | None) -> None:
+        if self.writer is None:
+            if not columns:
+                self.pending.append((chunk, errors, file_index))
+                return
+            self._start([name for name, _ in columns])
+        assert self.writer is not None
+        self.writer.write(records_table(self.schema, chunk.lines, chunk.good, columns, errors,
+                                        file_index))
+
+    def finish(self, probe: Any) -> None:
+        if self.writer is None:
+            self._start(probe())
+        assert self.writer is not None
+        self.writer.close()
+
+
+def _stream(kernel: Any, chunks: Iterator[Chunk], sink: _Sink, counts: Counts, job: BatchJob,
+            file_index: int | None, progress: _Progress | None = None) -> bool:
+    """Compute and write every chunk; False if --fail-fast stopped at a bad row."""
     for chunk in chunks:
-        summary.read += len(chunk.lines)
         columns: list[tuple[str, Any]] = []
         errors = dict(chunk.errors)
-        if any(chunk.good):
+        if chunk.good.any():
             columns = kernel.columns(chunk.values)
-            if strict:
+            if job.strict:
                 errors.update(_nonfinite_rows(chunk, columns))
-        if writer.names is None:
-            if not columns:
-                pending.append(Record(chunk.lines, chunk.good, [], errors))
-                _count(summary, chunk, errors)
-                if fail_fast and errors:
-                    break
-                continue
-            writer.start([name for name, _ in columns])
-            for record in pending:
-                writer.write(record)
-            pending.clear()
-        record = Record(chunk.lines, chunk.good, columns, errors)
-        if fail_fast and errors:
-            record = _until_first_error(record)
-            summary.read -= len(chunk.lines) - len(record.lines)
-            _count(summary, Chunk(record.lines, record.good, {}, {}), record.errors)
-            writer.write(record)
-            break
-        _count(summary, chunk, errors)
-        writer.write(record)
+        if job.fail_fast and errors:
+            chunk, columns, errors = _until_first_error(chunk, columns, errors)
+        counts.read += len(chunk)
+        counts.failed += len(errors)
+        counts.computed += int(chunk.good.sum()) - sum(
+            1 for k in errors if chunk.good[k])
+        sink.put(chunk, columns, errors, file_index)
         if progress is not None:
-            progress.advance(summary.read)
-    if writer.names is None and pending:
-        writer.start([])
-        for record in pending:
-            writer.write(record)
+            progress.advance(counts.read)
+        if job.fail_fast and errors:
+            return False
+    return True
 
 
-def _count(summary: Summary, chunk: Chunk, errors: dict[int, str]) -> None:
-    failed = len(errors)
-    summary.failed += failed
-    good = sum(chunk.good)
-    if errors:
-        good -= sum(1 for line, ok in zip(chunk.lines, chunk.good, strict=True)
-                    if ok and line in errors)
-    summary.computed += good
+def _probe(job: BatchJob, readers: Sequence[PointReader]) -> Any:
+    """The result columns' names when no row computed: one point of zeros, if it runs."""
+    from gradcli.batch.compute import BatchKernel
+    from gradcli.language.program import parse
+
+    def names() -> list[str]:
+        shapes: dict[str, tuple[int, ...]] = {}
+        provided: list[str] = []
+        for reader in readers:
+            provided += [v for v in reader.provided if v not in provided]
+            shapes.update(reader.shapes)
+        points = {n: np.zeros((1, *shapes.get(n, ()))) for n in provided}
+        try:
+            kernel = BatchKernel(job.command, parse(job.expression), job.constants,
+                                 list(job.wrt) if job.wrt is not None else None, job.mode,
+                                 replay=False)
+            with np.errstate(all="ignore"):
+                return [name for name, _ in kernel.columns(points)]
+        except GradcliError:
+            return []
+    return names
 
 
 def _nonfinite_rows(chunk: Chunk, columns: list[tuple[str, Any]]) -> dict[int, str]:
@@ -152,39 +210,182 @@ def _nonfinite_rows(chunk: Chunk, columns: list[tuple[str, Any]]) -> dict[int, s
     bad = ~np.isfinite(table).all(axis=1)
     if not bad.any():
         return {}
-    good_lines = [line for line, good in zip(chunk.lines, chunk.good, strict=True) if good]
+    positions = np.flatnonzero(chunk.good)
     names = [name for name, _ in columns]
     errors = {}
     for k in np.flatnonzero(bad).tolist():
         which = [names[j] for j in np.flatnonzero(~np.isfinite(table[k])).tolist()[:3]]
-        errors[good_lines[k]] = (f"line {good_lines[k]}: non-finite result ({', '.join(which)}) "
-                                 "and --strict is set")
+        at = int(positions[k])
+        errors[at] = (f"line {int(chunk.lines[at])}: non-finite result ({', '.join(which)}) "
+                      "and --strict is set")
     return errors
 
 
-def _until_first_error(record: Record) -> Record:
-    first = min(k for k, line in enumerate(record.lines) if line in record.errors)
-    kept_good = sum(record.good[:first + 1])
-    return Record(record.lines[:first + 1], record.good[:first + 1],
-                  [(name, values[:kept_good]) for name, values in record.columns],
-                  {record.lines[first]: record.errors[record.lines[first]]})
+def _until_first_error(chunk: Chunk, columns: list[tuple[str, Any]], errors: dict[int, str]
+                       ) -> tuple[Chunk, list[tuple[str, Any]], dict[int, str]]:
+    first = min(errors)
+    kept_good = int(chunk.good[:first + 1].sum())
+    cut = Chunk(chunk.lines[:first + 1], chunk.good[:first + 1], {}, {})
+    return cut, [(n, v[:kept_good]) for n, v in columns], {first: errors[first]}
 
 
-def _count_records(path: str) -> int | None:
-    """Rows in a text point file (for the ETA): one fast pass counting newlines."""
-    if path.lower().endswith(".npz"):
+# -- one unit (distributed work) ------------------------------------------------------------
+def run_unit(job: BatchJob, unit: Unit, out: str | IO[bytes], out_format: str, *,
+             file_index: int | None = None, columns: Sequence[str] | None = None,
+             kernel: Any = None) -> Counts:
+    """Read → compute → write over one unit; see the module docstring."""
+    program = _check_job(job)
+    kind = "url" if is_url(unit.source) else "file"
+    source = Source(unit.source, unit.format, kind)
+    target = OutputTarget(out, None) if isinstance(out, str) else OutputTarget(None, out)
+    counts = Counts()
+    reader = open_reader(source, program.free_variables, job.chunk_size, unit)
+    try:
+        check_provided(reader, source.name, program.free_variables, job.constants)
+        kernel = kernel if kernel is not None else job.kernel()
+        sink = _Sink(out_format, target, file_index is not None, columns)
+        _stream(kernel, reader.chunks(), sink, counts, job, file_index)
+        sink.finish(_probe(job, [reader]))
+        target.commit()
+    except BaseException:
+        target.discard()
+        raise
+    finally:
+        reader.close()
+    return counts
+
+
+# -- the --points command -----------------------------------------------------------------
+def run_points(command: str, expression: str, constants: Mapping[str, Any],
+               points: str | Sequence[str], *, out_path: str | None = None,
+               requested_format: str = "csv", points_format: str | None = None,
+               chunk_size: int = DEFAULT_CHUNK, fail_fast: bool = False,
+               strict: bool = False, quiet: bool = False,
+               wrt: Sequence[str] | None = None, mode: str = "auto",
+               out: TextIO | None = None, err: TextIO | None = None) -> int:
+    err = err or sys.stderr
+    job = BatchJob(command, expression, dict(constants),
+                   tuple(wrt) if wrt is not None else None, mode, strict, fail_fast,
+                   chunk_size)
+    program = _check_job(job)
+    fmt_out = output_format(out_path, requested_format)
+    specs = [points] if isinstance(points, str) else list(points)
+    sources = resolve(specs, points_format)
+    # every input and the output are checked before anything is computed
+    target = OutputTarget(out_path, _binary(out) if out_path in (None, "-") else None)
+    if target.real is None and fmt_out in ("parquet", "arrow", "npz") and \
+            _is_terminal(out or sys.stdout):
+        raise PointFileError(f"{fmt_out} records are binary: give --out FILE.{fmt_out}, or "
+                             "redirect stdout to a file")
+    readers = _check_inputs(sources, program, job)
+    several = len(sources) > 1
+    counts = Counts()
+    progress = _Progress(sources, err) if not quiet and err.isatty() else None
+    try:
+        with terminations_unwind():
+            kernel = job.kernel()
+            sink = _Sink(fmt_out, target, several, None)
+            for index, source in enumerate(sources):
+                reader: PointReader = readers[index] or open_reader(
+                    source, program.free_variables, chunk_size)
+                readers[index] = reader
+                try:
+                    going = _stream(kernel, reader.chunks(), sink, counts, job,
+                                    index if several else None, progress)
+                finally:
+                    if source.seekable:
+                        reader.close()
+                if not going:
+                    break
+            sink.finish(_probe(job, [r for r in readers if r is not None]))
+            target.commit()
+    except BaseException:
+        target.discard()
+        raise
+    finally:
+        for opened in readers:
+            if opened is not None:
+                opened.close()
+        if progress is not None:
+            progress.close()
+    if several:
+        for index, source in enumerate(sources):
+            err.write(f"file {index}: {source.name}\n")
+    err.write(counts.line() + "\n")
+    return EXIT_NOT_GOOD if counts.failed else EXIT_OK
+
+
+def _check_inputs(sources: Sequence[Source], program: Any, job: BatchJob
+                  ) -> list[PointReader | None]:
+    """Open each input once to check its header or schema; streams stay open."""
+    readers: list[PointReader | None] = []
+    try:
+        for source in sources:
+            checked = open_reader(source, program.free_variables, job.chunk_size)
+            readers.append(checked)
+            check_provided(checked, source.name, program.free_variables, job.constants)
+            if source.seekable and len(sources) > 1:
+                checked.close()
+                readers[-1] = None
+    except BaseException:
+        for opened in readers:
+            if opened is not None:
+                opened.close()
+        raise
+    return readers
+
+
+def _binary(out: TextIO | None) -> IO[bytes] | None:
+    """A binary view of the text stream the records go to (stdout, or a test's buffer)."""
+    if out is None:
         return None
-    count = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            count += block.count(b"\n")
-    return max(count - (1 if path.lower().endswith(".csv") else 0), 0)
+    out.flush()
+    buffer = getattr(out, "buffer", None)
+    return buffer if buffer is not None else _TextBridge(out)  # type: ignore[return-value]
+
+
+class _TextBridge:
+    """Bytes written to a text stream that has no binary buffer (a StringIO)."""
+
+    def __init__(self, text: TextIO):
+        self.text = text
+
+    def write(self, data: bytes) -> int:
+        self.text.write(bytes(data).decode("utf-8"))
+        return len(data)
+
+    def flush(self) -> None:
+        self.text.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count_records(sources: Sequence[Source]) -> int | None:
+    """Rows in local text point files (for the ETA): one fast pass counting newlines."""
+    total = 0
+    for source in sources:
+        if source.kind != "file" or source.format not in ("csv", "jsonl"):
+            return None
+        count = 0
+        with open(source.name, "rb") as f:
+            while block := f.read(1 << 20):
+                count += block.count(b"\n")
+        total += max(count - (1 if source.format == "csv" else 0), 0)
+    return total
 
 
 class _Progress:
     """A Rich progress bar on stderr (only on a terminal): rows, rows per second, ETA."""
 
-    def __init__(self, path: str, err: TextIO):
+    def __init__(self, sources: Sequence[Source], err: TextIO):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -198,7 +399,7 @@ class _Progress:
         self.bar = Progress(TextColumn("[bold]points"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]} rows/s"), TimeRemainingColumn(),
                             console=Console(file=err), transient=True)
-        self.task = self.bar.add_task("points", total=_count_records(path), rate="-")
+        self.task = self.bar.add_task("points", total=_count_records(sources), rate="-")
         self.bar.start()
 
     def advance(self, rows: int) -> None:
@@ -207,3 +408,6 @@ class _Progress:
 
     def close(self) -> None:
         self.bar.stop()
+
+
+__all__ = ["BatchJob", "Counts", "Unit", "run_points", "run_unit"]

@@ -37,8 +37,10 @@ from gradcli.batch import DEFAULT_CHUNK
 
 #: the output formats of a single result
 FORMATS = ("table", "json", "csv")
-#: with --points, records go out as CSV, JSON lines or NPZ
-POINT_FORMATS = ("csv", "json", "jsonl", "npz")
+#: with --points, records go out as CSV, JSON lines, Parquet, Arrow IPC or NPZ
+POINT_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow", "npz")
+#: with --points, what the input may be read as (when its extension does not say)
+POINTS_READ_AS = ("csv", "jsonl", "parquet", "arrow", "npz")
 #: graph also draws: a tree in the terminal, Graphviz source, or a Mermaid flowchart
 GRAPH_FORMATS = ("tree", "dot", "mermaid")
 
@@ -226,18 +228,20 @@ ATOL = Option("--atol", kind="float", default=1e-8, check=_finite_non_negative, 
               help="Absolute tolerance.")
 RENDER = Option("--render", metavar="FILE",
                 help="Draw the graph into FILE.svg, .png or .pdf with Graphviz's dot.")
-POINTS = Option("--points", metavar="FILE",
-                help="Evaluate at every point of FILE (.csv, .jsonl or .npz), a chunk at a "
-                     "time, vectorised.")
+POINTS = Option("--points", kind="list", metavar="FILE",
+                help="Evaluate at every point of FILE (.csv, .jsonl, .parquet, .arrow or "
+                     ".npz), a chunk at a time, vectorised. Also a directory, a glob, a URL "
+                     "(s3://, gs://, https://, file://) or - for stdin; repeatable.")
 OUT = Option("--out", metavar="FILE",
-             help="With --points: write the records to FILE (.csv, .jsonl or .npz) instead "
-                  "of stdout, atomically.")
+             help="With --points: write the records to FILE (.csv, .jsonl, .parquet, .arrow "
+                  "or .npz) instead of stdout; a regular file is replaced atomically.")
 CHUNK_SIZE = Option("--chunk-size", kind="int", default=DEFAULT_CHUNK,
                     check=_between(1, 2**31), help="With --points: rows per pass.")
 FAIL_FAST = Option("--fail-fast", kind="flag", default=False,
                    help="With --points: stop at the first bad row (exit 1).")
-POINTS_FORMAT = Option("--points-format",
-                       help="With --points: csv, jsonl or npz, if the extension does not say.")
+POINTS_FORMAT = Option("--points-format", choices=POINTS_READ_AS,
+                       help="With --points: csv, jsonl, parquet, arrow or npz, if the "
+                            "extension does not say (needed for stdin).")
 QUIET = Option("--quiet", kind="flag", default=False, help="With --points: no progress bar.")
 SCHEDULER = Option("--scheduler", metavar="ADDRESS",
                    help="With --points: run on a Dask cluster, tcp://host:8786 (default: "
@@ -267,7 +271,7 @@ _POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, SCHEDULER, 
 #: with --points the format picks the records' file format (table means the default)
 _POINT_FORMAT = FORMAT.but(choices=tuple(dict.fromkeys(FORMATS + POINT_FORMATS)),
                            help="Output: table (for people), json or csv (for scripts); "
-                                "with --points: csv, json, jsonl or npz.")
+                                "with --points: csv, json, jsonl, parquet, arrow or npz.")
 _POINT_COMMON = (AT, _POINT_FORMAT, PRECISION, STRICT)
 
 # -- the commands, in the order help lists them -----------------------------------------------

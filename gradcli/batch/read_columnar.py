@@ -1,0 +1,217 @@
+"""Parquet and Arrow IPC (`.arrow`, `.feather`) point files, read in record batches.
+
+Columnar files carry their types, so numbers need no parsing: a numeric column
+is cast to float64; a text column is read as a CSV cell would be. A vector
+variable is either a list column (`m` holding [1.5, 2.0] per row) or element
+columns (`m[0]`, `m[1]`), as in CSV. A null, a list of the wrong length or a
+text cell that is not a number makes that row bad. Parquet is read one row group
+at a time (a unit may name the row groups it covers), so memory is bounded by a
+row group and a chunk; the record number of a row is its `line`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gradcli.batch.points import (
+    Chunk,
+    Layout,
+    PointFileError,
+    RowProblems,
+    finish_chunk,
+    numbers_from_text,
+)
+
+if TYPE_CHECKING:
+    from gradcli.batch.sources import Source
+    from gradcli.batch.units import Unit
+
+
+class ColumnarReader:
+    def __init__(self, source: Source, variables: Sequence[str], chunk_size: int,
+                 unit: Unit | None = None):
+        import pyarrow as pa
+
+        self.source = source
+        self.chunk_size = chunk_size
+        self.unit = unit
+        self.stream = source.open() if source.seekable else _spooled(source)
+        try:
+            if source.format == "parquet":
+                import pyarrow.parquet as pq
+
+                self.parquet: Any = pq.ParquetFile(self.stream)
+                schema = self.parquet.schema_arrow
+            else:
+                self.parquet = None
+                self.ipc = _open_ipc(self.stream)
+                schema = self.ipc.schema
+        except (pa.ArrowInvalid, OSError) as exc:
+            self.close()
+            what = "Parquet" if source.format == "parquet" else "Arrow IPC"
+            raise PointFileError(f"cannot read {source.name} as {what}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+        where = f"the columns of {source.name}"
+        self.layout = Layout(schema.names, variables, where)
+        self.layout.require_some(where, variables)
+        self.provided = self.layout.provided
+        self.names = schema.names
+        self.shapes: dict[str, tuple[int, ...]] = dict(self.layout.shapes)
+        for name, column in self.layout.scalar.items():
+            shape = _fixed_shape(schema.field(column).type)
+            if shape:
+                self.shapes[name] = shape
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def _batches(self) -> Iterator[tuple[int, Any]]:
+        """(record number of the batch's first row, batch), in file order."""
+        columns = [self.names[c] for c in self.layout.columns()]
+        if self.parquet is not None:
+            meta = self.parquet.metadata
+            offsets = np.concatenate(([0], np.cumsum(
+                [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])))
+            groups = range(meta.num_row_groups) if self.unit is None or \
+                self.unit.row_groups is None else self.unit.row_groups
+            for g in groups:
+                first = int(offsets[g]) + 1
+                for batch in self.parquet.iter_batches(batch_size=self.chunk_size,
+                                                       row_groups=[g], columns=columns):
+                    yield first, batch
+                    first += batch.num_rows
+            return
+        first = 1
+        for batch in _ipc_batches(self.ipc):
+            batch = batch.select(columns)
+            for start in range(0, batch.num_rows, self.chunk_size):
+                piece = batch.slice(start, self.chunk_size)
+                yield first, piece
+                first += piece.num_rows
+
+    def chunks(self) -> Iterator[Chunk]:
+        for first, batch in self._batches():
+            n = batch.num_rows
+            if n == 0:
+                continue
+            lines = np.arange(first, first + n, dtype=np.int64)
+            problems = RowProblems(n, lines)
+            values: dict[str, np.ndarray] = {}
+            for name in self.provided:
+                if name in self.layout.scalar:
+                    column = batch.column(self.names[self.layout.scalar[name]])
+                    values[name] = self._variable(column, name, problems)
+                else:
+                    entries = self.layout.elements[name]
+                    parts = [_numbers(batch.column(self.names[c]), f"{name}{list(i)}",
+                                      problems) for i, c in entries]
+                    values[name] = np.stack(parts, axis=1).reshape(
+                        (n, *self.layout.shapes[name]))
+            yield finish_chunk(lines, problems, values)
+
+    def _variable(self, column: Any, name: str, problems: RowProblems) -> np.ndarray:
+        import pyarrow as pa
+
+        if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)
+                or pa.types.is_fixed_size_list(column.type)):
+            return _numbers(column, name, problems)
+        return _lists(column, name, problems, self.shapes)
+
+
+def _spooled(source: Source) -> Any:
+    """A stream (stdin, a FIFO) copied to a temporary file: these formats need seeking."""
+    import shutil
+    import tempfile
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- the reader closes it
+    with source.open() as stream:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return spool
+
+
+def _open_ipc(stream: Any) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.open_file(stream)
+    except pa.ArrowInvalid:
+        stream.seek(0)
+        return pa.ipc.open_stream(stream)
+
+
+def _ipc_batches(reader: Any) -> Iterator[Any]:
+    if hasattr(reader, "num_record_batches"):
+        for k in range(reader.num_record_batches):
+            yield reader.get_batch(k)
+    else:
+        yield from reader
+
+
+def _fixed_shape(kind: Any) -> tuple[int, ...]:
+    import pyarrow as pa
+
+    shape: list[int] = []
+    while pa.types.is_fixed_size_list(kind):
+        shape.append(kind.list_size)
+        kind = kind.value_type
+    return tuple(shape)
+
+
+def _numbers(column: Any, what: str, problems: RowProblems) -> np.ndarray:
+    """One value per row as float64: numbers cast, text parsed, nulls marked bad."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return numbers_from_text(column, what, problems)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+            or pa.types.is_decimal(column.type) or pa.types.is_null(column.type)):
+        for k in range(len(column)):
+            problems.add(k, f"{what} is of type {column.type}, not a number")
+        return np.full(len(column), np.nan)
+    if column.null_count:
+        for k in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)).tolist():
+            problems.add(k, f"{what} is null")
+        column = pc.fill_null(column, 0) if not pa.types.is_null(column.type) else \
+            pa.array(np.zeros(len(column)))
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False),
+                      dtype=np.float64)
+
+
+def _lists(column: Any, name: str, problems: RowProblems,
+           shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
+    """A list column: each row a vector (or a nested, rectangular array) of numbers."""
+    rows = column.to_pylist()
+    expected = shapes.get(name)
+    values: list[np.ndarray | None] = []
+    for k, row in enumerate(rows):
+        try:
+            if row is None:
+                raise ValueError(f"{name} is null")
+            value = np.asarray(row, dtype=np.float64)
+            if value.dtype == object:
+                raise ValueError(f"{name} is not a rectangular array of numbers")
+        except (ValueError, TypeError) as exc:
+            text = str(exc)
+            problems.add(k, text if text.startswith(name) else
+                         f"{name} holds a null or a ragged list")
+            values.append(None)
+            continue
+        if expected is None:
+            expected = shapes[name] = value.shape
+        if value.shape != expected:
+            problems.add(k, f"{name} has shape {value.shape}, but earlier rows have "
+                            f"{expected}")
+            values.append(None)
+            continue
+        values.append(value)
+    shape = expected or ()
+    blank = np.full(shape, np.nan)
+    return np.array([blank if v is None else v for v in values],
+                    dtype=np.float64).reshape(len(values), *shape)

@@ -1,0 +1,420 @@
+"""CSV and JSON-lines point files, read in record-aligned byte blocks.
+
+Both are split into records here, with numpy over the raw bytes: a record ends
+at a newline that is outside quotes (an even number of `"` before it), so a
+quoted cell may hold newlines, and each record knows the file line it starts
+on. Blank lines are skipped, not records. A block's records are then parsed
+together: CSV by Arrow's reader, every variable column as text and cast to
+numbers per chunk, so that a bad cell makes a bad row (with its true line
+number) instead of ending the stream; JSON lines by the json module, where only
+JSON numbers are numbers. A record that is not UTF-8, or has too few or too
+many CSV cells, is a bad row too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from gradcli.batch.points import (
+    Chunk,
+    Layout,
+    PointFileError,
+    RowProblems,
+    arrays_from_json_cells,
+    finish_chunk,
+    numbers_from_text,
+)
+
+if TYPE_CHECKING:
+    from gradcli.batch.sources import Source
+    from gradcli.batch.units import Unit
+
+BLOCK_BYTES = 8 << 20
+"""Bytes read and split at a time: a few chunks' worth of a typical CSV."""
+_BOM = b"\xef\xbb\xbf"
+
+
+class Records:
+    """The records of one block: byte spans (without the line ending) and start lines."""
+
+    __slots__ = ("lines", "starts", "stops")
+
+    def __init__(self, starts: np.ndarray, stops: np.ndarray, lines: np.ndarray):
+        self.starts = starts
+        self.stops = stops
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def split_records(buf: bytes, final: bool, quotes: bool, first_line: int
+                  ) -> tuple[Records, int, int]:
+    """Records in `buf`, the bytes they use up, and how many newlines those bytes hold.
+
+    Without `final`, bytes after the last record boundary are left for the next block."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(a == 10)
+    ends = newlines
+    if quotes:
+        quote_at = np.flatnonzero(a == 34)
+        if len(quote_at):
+            ends = newlines[np.searchsorted(quote_at, newlines) % 2 == 0]
+    used = int(ends[-1]) + 1 if len(ends) else 0
+    stops = ends
+    if final and used < len(buf):
+        stops = np.append(ends, len(buf))
+        used = len(buf)
+    starts = np.concatenate(([0], stops[:-1] + 1)).astype(np.int64) if len(stops) else \
+        np.zeros(0, dtype=np.int64)
+    stops = stops.astype(np.int64)
+    # CRLF: the record stops before its carriage return
+    carriage = (stops > starts) & (a[np.maximum(stops - 1, 0)] == 13)
+    stops = stops - carriage
+    lines = first_line + np.searchsorted(newlines, starts)
+    kept = stops > starts  # blank lines are not records
+    used_newlines = int(np.searchsorted(newlines, used))
+    return Records(starts[kept], stops[kept], lines[kept]), used, used_newlines
+
+
+def record_blocks(stream: Any, first_line: int, quotes: bool,
+                  limit: int | None = None) -> Iterator[tuple[bytes, Records]]:
+    """Record-aligned blocks of a stream, up to `limit` bytes if given."""
+    carry = b""
+    line = first_line
+    left = limit
+    size = BLOCK_BYTES
+    while True:
+        want = size if left is None else min(size, left)
+        data = stream.read(want) if want > 0 else b""
+        if left is not None:
+            left -= len(data)
+        final = not data
+        buf = carry + data if carry else data
+        if not buf:
+            return
+        records, used, newlines = split_records(buf, final, quotes, line)
+        if used == 0 and not final:  # one record longer than a block: read more
+            carry = buf
+            size *= 2
+            continue
+        carry = buf[used:]
+        line += newlines
+        if len(records):
+            yield buf, records
+        if final:
+            return
+
+
+def _read_header(stream: IO[bytes], name: str) -> tuple[list[str], int, bytes]:
+    """The CSV header's cells, the lines it spans, and the bytes read past it."""
+    buf = b""
+    while True:
+        data = stream.read(1 << 16)
+        buf += data
+        if buf.startswith(_BOM):
+            buf = buf[len(_BOM):]
+        records, _used, _newlines = split_records(buf, not data, True, 1)
+        if len(records) or not data:
+            break
+    if not len(records):
+        raise PointFileError(f"the point file {name} is empty",
+                             hint="it needs a header line and one row per point")
+    first = records.starts[0], records.stops[0]
+    try:
+        text = buf[first[0]:first[1]].decode("utf-8")
+    except UnicodeDecodeError:
+        raise PointFileError(f"the header of {name} is not UTF-8 text") from None
+    header = next(csv.reader(io.StringIO(text, newline="")))
+    end = int(first[1])
+    rest = buf[end:]
+    if rest.startswith(b"\r"):
+        rest = rest[1:]
+    if rest.startswith(b"\n"):
+        rest = rest[1:]
+    header_lines = int(records.lines[0]) + buf[first[0]:end].count(b"\n")
+    return header, header_lines, rest
+
+
+class _Prefixed:
+    """A stream with some bytes already read put back in front of it."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]):
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            if size < 0 or size >= len(self.head):
+                head, self.head = self.head, b""
+                return head + (self.stream.read(size - len(head)) if size > len(head)
+                               else self.stream.read() if size < 0 else b"")
+            head, self.head = self.head[:size], self.head[size:]
+            return head
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class _TextReader:
+    """What CSV and JSONL reading share: opening the source or its unit."""
+
+    def __init__(self, source: Source, chunk_size: int, unit: Unit | None):
+        self.source = source
+        self.chunk_size = chunk_size
+        self.unit = unit
+        self.stream = source.open()
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class CsvReader(_TextReader):
+    def __init__(self, source: Source, variables: Sequence[str], chunk_size: int,
+                 unit: Unit | None = None):
+        super().__init__(source, chunk_size, unit)
+        try:
+            header, header_lines, rest = _read_header(self.stream, source.name)
+            self.layout = Layout(header, variables, f"the header of {source.name}")
+            self.layout.require_some(f"the header of {source.name}", variables)
+        except BaseException:
+            self.close()
+            raise
+        self.width = len(header)
+        self.provided = self.layout.provided
+        self.shapes = dict(self.layout.shapes)
+        if unit is not None and unit.start > 0:
+            self.stream.seek(unit.start)
+            self.body: Any = self.stream
+            self.first_line = unit.first_line
+            self.limit = None if unit.stop is None else unit.stop - unit.start
+        else:
+            self.body = _Prefixed(rest, self.stream)
+            self.first_line = header_lines + 1
+            self.limit = None if unit is None or unit.stop is None else \
+                unit.stop - self.stream.tell() + len(rest)
+
+    def chunks(self) -> Iterator[Chunk]:
+        for buf, records in record_blocks(self.body, self.first_line, True, self.limit):
+            texts, bad = self._parse(buf, records)
+            for start in range(0, len(records), self.chunk_size):
+                stop = min(start + self.chunk_size, len(records))
+                yield self._chunk(records.lines[start:stop],
+                                  {c: t.slice(start, stop - start) for c, t in texts.items()},
+                                  {k - start: m for k, m in bad.items() if start <= k < stop})
+
+    def _parse(self, buf: bytes, records: Records) -> tuple[dict[int, Any], dict[int, str]]:
+        """Every used column as text, one entry per record (null where the record is bad)."""
+        import pyarrow as pa
+
+        a = np.frombuffer(buf, dtype=np.uint8)
+        quotes = bool((a == 34).any())
+        bad: dict[int, str] = {}
+        commas = np.flatnonzero(a == 44)
+        if quotes and len(commas):
+            quote_at = np.flatnonzero(a == 34)
+            commas = commas[np.searchsorted(quote_at, commas) % 2 == 0]
+        cells = np.searchsorted(commas, records.stops) - np.searchsorted(commas, records.starts)
+        cells += 1
+        for k in np.flatnonzero(cells != self.width).tolist():
+            count = int(cells[k])
+            problem = "missing" if count < self.width else "extra"
+            bad[k] = (f"{abs(self.width - count)} {problem} column(s): the header has "
+                      f"{self.width}, this row {count}")
+        if bool((a >= 128).any()):
+            try:
+                buf.decode("utf-8")
+            except UnicodeDecodeError:
+                return self._parse_slowly(buf, records)
+        try:
+            table = self._arrow_parse(buf, quotes)
+        except pa.ArrowInvalid:
+            return self._parse_slowly(buf, records)
+        if table.num_rows != len(records) - len(bad):
+            return self._parse_slowly(buf, records)
+        columns = {c: table.column(f"c{c}").combine_chunks() for c in self.layout.columns()}
+        if bad:
+            good = np.ones(len(records), dtype=bool)
+            good[list(bad)] = False
+            index = np.cumsum(good) - 1
+            taken = pa.array(index, mask=~good)
+            columns = {c: t.take(taken) for c, t in columns.items()}
+        return columns, {k: f"line {int(records.lines[k])}: {m}" for k, m in bad.items()}
+
+    def _arrow_parse(self, buf: bytes, quotes: bool) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        names = [f"c{k}" for k in range(self.width)]
+        used = [names[c] for c in self.layout.columns()]
+        return pcsv.read_csv(
+            pa.py_buffer(buf),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(newlines_in_values=quotes,
+                                            invalid_row_handler=lambda row: "skip"),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=used, column_types=dict.fromkeys(used, pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    def _parse_slowly(self, buf: bytes, records: Records
+                      ) -> tuple[dict[int, Any], dict[int, str]]:
+        """Record by record with the csv module: a block with bytes that are not UTF-8."""
+        import pyarrow as pa
+
+        used = self.layout.columns()
+        texts: dict[int, list[str | None]] = {c: [] for c in used}
+        bad: dict[int, str] = {}
+        for k, (start, stop, line) in enumerate(zip(records.starts.tolist(),
+                                                    records.stops.tolist(),
+                                                    records.lines.tolist(), strict=True)):
+            try:
+                text = buf[start:stop].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad[k] = f"line {line}: not valid UTF-8 text (byte {exc.start + 1} of the row)"
+                row = None
+            else:
+                row = next(csv.reader(io.StringIO(text, newline="")), [])
+                if len(row) != self.width:
+                    problem = "missing" if len(row) < self.width else "extra"
+                    bad[k] = (f"line {line}: {abs(self.width - len(row))} {problem} "
+                              f"column(s): the header has {self.width}, this row {len(row)}")
+                    row = None
+            for c in used:
+                texts[c].append(None if row is None else row[c])
+        return {c: pa.array(t, type=pa.string()) for c, t in texts.items()}, bad
+
+    def _chunk(self, lines: np.ndarray, texts: dict[int, Any], bad: dict[int, str]) -> Chunk:
+        import pyarrow.compute as pc
+
+        problems = RowProblems(len(lines), lines)
+        for k, message in bad.items():
+            problems.messages[k] = message
+            problems.bad[k] = True
+        values: dict[str, np.ndarray] = {}
+        for name in self.provided:
+            if name in self.layout.scalar:
+                text = texts[self.layout.scalar[name]]
+                if len(text) and pc.any(pc.starts_with(pc.utf8_ltrim_whitespace(text),
+                                                       "[")).as_py():
+                    values[name] = arrays_from_json_cells(text, name, problems, self.shapes)
+                else:
+                    if self.shapes.get(name, ()) != ():
+                        values[name] = arrays_from_json_cells(text, name, problems,
+                                                              self.shapes)
+                        continue
+                    values[name] = numbers_from_text(text, name, problems)
+            else:
+                entries = self.layout.elements[name]
+                parts = [numbers_from_text(texts[c], f"{name}{list(i)}", problems)
+                         for i, c in entries]
+                values[name] = np.stack(parts, axis=1).reshape(
+                    (len(lines), *self.layout.shapes[name]))
+        return finish_chunk(lines, problems, values)
+
+
+class JsonlReader(_TextReader):
+    """One JSON object a line. Only JSON numbers (and arrays of them) are values."""
+
+    def __init__(self, source: Source, variables: Sequence[str], chunk_size: int,
+                 unit: Unit | None = None):
+        super().__init__(source, chunk_size, unit)
+        start = unit.start if unit is not None else 0
+        if start > 0:
+            self.stream.seek(start)
+        self.limit = None if unit is None or unit.stop is None else unit.stop - start
+        self.first_line = unit.first_line if unit is not None and start > 0 else 1
+        # which variables the records give: those named in the first lines that are objects
+        head = self.stream.read(1 << 16)
+        self.body: Any = _Prefixed(head, self.stream)
+        named: set[str] = set()
+        for text in head.splitlines()[:100]:
+            try:
+                record = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                named.update(record)
+        self.provided = [v for v in variables if v in named] or list(variables)
+
+    def chunks(self) -> Iterator[Chunk]:
+        for buf, records in record_blocks(self.body, self.first_line, False, self.limit):
+            for start in range(0, len(records), self.chunk_size):
+                stop = min(start + self.chunk_size, len(records))
+                yield self._chunk(buf, records, start, stop)
+
+    def _chunk(self, buf: bytes, records: Records, start: int, stop: int) -> Chunk:
+        lines = records.lines[start:stop]
+        problems = RowProblems(stop - start, lines)
+        parsed: dict[str, list[Any]] = {name: [] for name in self.provided}
+        spans = zip(records.starts[start:stop].tolist(), records.stops[start:stop].tolist(),
+                    strict=True)
+        for k, (a, b) in enumerate(spans):
+            row = self._row(buf[a:b], k, problems)
+            for name in self.provided:
+                parsed[name].append(None if row is None else row[name])
+        values = {}
+        for name, items in parsed.items():
+            shape = self.shapes.get(name, ())
+            blank = np.full(shape, np.nan)
+            values[name] = np.array([blank if v is None else v for v in items],
+                                    dtype=np.float64).reshape(len(items), *shape)
+        return finish_chunk(lines, problems, values)
+
+    def _row(self, text: bytes, k: int, problems: RowProblems) -> dict[str, Any] | None:
+        try:
+            record = json.loads(text)
+        except UnicodeDecodeError:
+            problems.add(k, "not valid UTF-8 text")
+            return None
+        except ValueError as exc:
+            problems.add(k, f"not JSON: {getattr(exc, 'msg', exc)}")
+            return None
+        if not isinstance(record, dict):
+            problems.add(k, "not a JSON object")
+            return None
+        row = {}
+        for name in self.provided:
+            if name not in record:
+                problems.add(k, f"no value for {name}")
+                return None
+            value = _json_value(record[name])
+            if value is None:
+                problems.add(k, f"{name} is {json.dumps(record[name])}, not a number or "
+                                "an array of numbers")
+                return None
+            expected = self.shapes.setdefault(name, value.shape)
+            if value.shape != expected:
+                problems.add(k, f"{name} has shape {value.shape}, but earlier rows have "
+                                f"{expected}")
+                return None
+            row[name] = value
+        return row
+
+
+def _json_value(value: Any) -> np.ndarray | None:
+    """A JSON number or a (nested, rectangular) array of them; None for anything else."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | dict):
+        return None
+    if isinstance(value, int | float):
+        return np.asarray(float(value))
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for element in item:
+            if isinstance(element, list):
+                stack.append(element)
+            elif isinstance(element, bool) or not isinstance(element, int | float):
+                return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except ValueError:  # ragged
+        return None
+    return array

@@ -1,0 +1,165 @@
+"""Where batch records go, and how they get there without harm.
+
+* stdout: written as they come.
+* A regular file, or a new one: written under a temporary name in the same
+  directory, then renamed over it, so a reader sees the old file or the whole
+  new one. A symlink is followed (its target is replaced, the link stays) and
+  an existing file keeps its permissions.
+* Anything else that exists (a device such as /dev/null, a FIFO, a socket):
+  written straight through. Replacing it would destroy it; atomicity does not
+  apply there.
+
+Everything is checked when the target is made, before any computing: a
+missing directory, a directory given as --out, no permission. Temporary files
+and scratch folders are removed on every way out (an error, Ctrl-C, SIGTERM,
+SIGHUP), because `discard` runs from the caller's `except BaseException`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from gradcli.batch.formats import PointFileError
+
+
+def default_mode() -> int:
+    """The permissions a newly created file gets (mkstemp's own are owner-only)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+class OutputTarget:
+    def __init__(self, path: str | None, stream: IO[bytes] | None = None):
+        self.path = path
+        self.stream = stream
+        self.temporary: str | None = None
+        self.scratch: list[str] = []
+        self.handle: IO[bytes] | None = None
+        self.atomic = False
+        if path is None or path == "-":
+            self.real = None
+            return
+        self.real = os.path.realpath(path)  # a symlink (or a chain) to its target
+        try:
+            info = os.stat(self.real)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise PointFileError(f"cannot write --out {path}: {exc.strerror}") from None
+        self.directory = os.path.dirname(self.real)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise PointFileError(f"--out {path} is a directory",
+                                 hint="give a file name, e.g. --out results.csv")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if not os.access(self.real, os.W_OK):
+                raise PointFileError(f"cannot write --out {path}: permission denied")
+            return  # a device, FIFO or socket: written straight through
+        if not os.path.isdir(self.directory):
+            raise PointFileError(f"the directory of --out {path} does not exist: "
+                                 f"{self.directory}", hint="create it first (mkdir -p)")
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise PointFileError(f"cannot write in {self.directory} (for --out {path}): "
+                                 "permission denied")
+        if info is not None and not os.access(self.real, os.W_OK):
+            raise PointFileError(f"cannot write --out {path}: permission denied")
+        self.atomic = True
+        self.mode = stat.S_IMODE(info.st_mode) if info is not None else default_mode()
+
+    @property
+    def name(self) -> str:
+        return self.path if self.path is not None and self.path != "-" else "<stdout>"
+
+    def open(self) -> IO[bytes]:
+        """The binary file to write the records to."""
+        if self.real is None:
+            if self.stream is not None:
+                self.handle = self.stream
+            else:
+                sys.stdout.flush()
+                self.handle = sys.stdout.buffer
+            return self.handle
+        if not self.atomic:
+            self.handle = open(self.real, "wb")  # noqa: SIM115 -- closed in commit/discard
+            return self.handle
+        base = os.path.basename(self.real)
+        handle, self.temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial",
+                                                  dir=self.directory)
+        os.fchmod(handle, self.mode)
+        self.handle = os.fdopen(handle, "wb")
+        return self.handle
+
+    def scratch_folder(self) -> str:
+        """A folder for work files, removed by `commit` and `discard` alike."""
+        parent = self.directory if self.atomic else None
+        folder = tempfile.mkdtemp(prefix=".gradcli-", dir=parent)
+        self.scratch.append(folder)
+        return folder
+
+    def commit(self) -> None:
+        """The output is complete: close it and give it its final name."""
+        self._close()
+        if self.temporary is not None:
+            os.replace(self.temporary, self.real)  # type: ignore[arg-type]
+            self.temporary = None
+        self._remove_scratch()
+
+    def discard(self) -> None:
+        """Leave nothing behind: no temporary file, no scratch folder."""
+        try:
+            self._close()
+        finally:
+            if self.temporary is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.temporary)
+                self.temporary = None
+            self._remove_scratch()
+
+    def _close(self) -> None:
+        handle, self.handle = self.handle, None
+        if handle is None:
+            return
+        if handle is sys.stdout.buffer or handle is self.stream:
+            handle.flush()
+        else:
+            handle.close()
+
+    def _remove_scratch(self) -> None:
+        while self.scratch:
+            shutil.rmtree(self.scratch.pop(), ignore_errors=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a batch run: unwinds like Ctrl-C, so cleanup runs."""
+
+
+@contextlib.contextmanager
+def terminations_unwind() -> Iterator[None]:
+    """While the batch runs, SIGTERM and SIGHUP raise like Ctrl-C (where nobody else set a
+    handler), so that temporary files go on those signals too."""
+    previous: dict[int, Any] = {}
+
+    def unwind(signum: int, frame: Any) -> None:
+        raise Terminated(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is None:
+            continue
+        try:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, unwind)
+        except ValueError:  # not the main thread (a Dask worker): nothing to do here
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
