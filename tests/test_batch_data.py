@@ -24,22 +24,12 @@ import pytest
 from gradcli import compute
 from gradcli.batch.run import BatchJob, run_unit
 from gradcli.batch.units import Unit
-from gradcli.cli import _run
 from gradcli.cli.render import record_columns
+from tests.test_batch import rows_of, run
 
 W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"
 VECTOR = "sum(m*m) * x + sin(m[1])"
 FORMATS = ["csv", "jsonl", "parquet", "arrow", "npz"]
-
-
-def run(capsys, *args):
-    code = _run([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def rows_of(text):
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 def cli(*args, **kwargs):

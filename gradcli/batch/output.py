@@ -139,26 +139,17 @@ class JsonlWriter(TableWriter):
             self.handle.write(("\n".join(out) + "\n").encode("utf-8"))
 
 
-class ParquetWriter(TableWriter):
-    def __init__(self, handle: IO[bytes], schema: pa.Schema, target: OutputTarget):
-        super().__init__(handle, schema, target)
-        import pyarrow.parquet as pq
+class ArrowFormatWriter(TableWriter):
+    """Parquet (a row group per chunk) or Arrow IPC (a record batch per chunk)."""
 
-        self.writer = pq.ParquetWriter(handle, schema)
-
-    def _write(self, table: pa.Table) -> None:
-        self.writer.write_table(table)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class ArrowWriter(TableWriter):
-    def __init__(self, handle: IO[bytes], schema: pa.Schema, target: OutputTarget):
+    def __init__(self, handle: IO[bytes], schema: pa.Schema, target: OutputTarget,
+                 parquet: bool):
         super().__init__(handle, schema, target)
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        self.writer = pa.ipc.new_file(handle, schema)
+        self.writer: Any = pq.ParquetWriter(handle, schema) if parquet else \
+            pa.ipc.new_file(handle, schema)
 
     def _write(self, table: pa.Table) -> None:
         self.writer.write_table(table)
@@ -217,16 +208,15 @@ class NpzWriter(TableWriter):
                 archive.writestr(f"{name}.npy", buffer.getvalue())
 
 
-WRITERS: dict[str, type[TableWriter]] = {
-    "csv": CsvWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter, "arrow": ArrowWriter,
-    "npz": NpzWriter}
-
-
 def make_writer(fmt: str, handle: IO[bytes], schema: pa.Schema, target: OutputTarget
                 ) -> TableWriter:
-    if fmt not in WRITERS:
+    if fmt in ("parquet", "arrow"):
+        return ArrowFormatWriter(handle, schema, target, parquet=fmt == "parquet")
+    writers: dict[str, type[TableWriter]] = {"csv": CsvWriter, "jsonl": JsonlWriter,
+                                             "npz": NpzWriter}
+    if fmt not in writers:
         raise PointFileError(f"cannot write records as '{fmt}'")
-    return WRITERS[fmt](handle, schema, target)
+    return writers[fmt](handle, schema, target)
 
 
 class Writer:

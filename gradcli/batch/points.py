@@ -194,21 +194,28 @@ def _python_float(text: str | None) -> float:
 def arrays_from_json_cells(cells: pa.Array, name: str, problems: RowProblems,
                            shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
     """Cells holding a number or a JSON array of numbers (a vector in one CSV cell)."""
-    expected = shapes.get(name)
-    values: list[np.ndarray | None] = []
-    for k, cell in enumerate(cells.to_pylist()):
+    parsed: list[np.ndarray | str] = []
+    for cell in cells.to_pylist():
         text = (cell or "").strip()
         try:
             if text.startswith("["):
-                value = np.asarray(json.loads(text), dtype=np.float64)
-            elif not text:
-                raise ValueError(f"{name} is empty")
+                parsed.append(np.asarray(json.loads(text), dtype=np.float64))
             else:
-                value = np.asarray(float(text))
-        except (ValueError, TypeError) as exc:
-            message = str(exc) if str(exc).startswith(name) else \
-                f"{name} is {text!r}, not a number or a JSON array of numbers"
-            problems.add(k, message)
+                parsed.append(np.asarray(float(text)) if text else f"{name} is empty")
+        except (ValueError, TypeError):
+            parsed.append(f"{name} is {text!r}, not a number or a JSON array of numbers")
+    return stack_rows(parsed, name, problems, shapes)
+
+
+def stack_rows(parsed: Sequence[np.ndarray | str], name: str, problems: RowProblems,
+               shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
+    """Per-row arrays (or a row's problem) as one array; a row whose shape differs from
+    the first row's (across chunks) is bad. Bad rows hold NaN."""
+    expected = shapes.get(name)
+    values: list[np.ndarray | None] = []
+    for k, value in enumerate(parsed):
+        if isinstance(value, str):
+            problems.add(k, value)
             values.append(None)
             continue
         if expected is None:
@@ -221,7 +228,8 @@ def arrays_from_json_cells(cells: pa.Array, name: str, problems: RowProblems,
         values.append(value)
     shape = expected or ()
     blank = np.full(shape, np.nan)
-    return np.array([blank if v is None else v for v in values]).reshape(len(values), *shape)
+    return np.array([blank if v is None else v for v in values],
+                    dtype=np.float64).reshape(len(values), *shape)
 
 
 def finish_chunk(lines: np.ndarray, problems: RowProblems,

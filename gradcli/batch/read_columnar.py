@@ -23,6 +23,7 @@ from gradcli.batch.points import (
     RowProblems,
     finish_chunk,
     numbers_from_text,
+    stack_rows,
 )
 
 if TYPE_CHECKING:
@@ -187,31 +188,13 @@ def _numbers(column: Any, what: str, problems: RowProblems) -> np.ndarray:
 def _lists(column: Any, name: str, problems: RowProblems,
            shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
     """A list column: each row a vector (or a nested, rectangular array) of numbers."""
-    rows = column.to_pylist()
-    expected = shapes.get(name)
-    values: list[np.ndarray | None] = []
-    for k, row in enumerate(rows):
+    parsed: list[np.ndarray | str] = []
+    for row in column.to_pylist():
+        if row is None:
+            parsed.append(f"{name} is null")
+            continue
         try:
-            if row is None:
-                raise ValueError(f"{name} is null")
-            value = np.asarray(row, dtype=np.float64)
-            if value.dtype == object:
-                raise ValueError(f"{name} is not a rectangular array of numbers")
-        except (ValueError, TypeError) as exc:
-            text = str(exc)
-            problems.add(k, text if text.startswith(name) else
-                         f"{name} holds a null or a ragged list")
-            values.append(None)
-            continue
-        if expected is None:
-            expected = shapes[name] = value.shape
-        if value.shape != expected:
-            problems.add(k, f"{name} has shape {value.shape}, but earlier rows have "
-                            f"{expected}")
-            values.append(None)
-            continue
-        values.append(value)
-    shape = expected or ()
-    blank = np.full(shape, np.nan)
-    return np.array([blank if v is None else v for v in values],
-                    dtype=np.float64).reshape(len(values), *shape)
+            parsed.append(np.asarray(row, dtype=np.float64))
+        except (ValueError, TypeError):
+            parsed.append(f"{name} holds a null or a ragged list")
+    return stack_rows(parsed, name, problems, shapes)
