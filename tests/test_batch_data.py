@@ -106,7 +106,9 @@ def read_records(path: Path, fmt: str) -> tuple[list[str], dict[str, list]]:
 
 
 def single_point(command: str, text: str, point: dict[str, np.ndarray]) -> dict[str, float]:
-    return dict(record_columns(compute.run_command(command, text, point)))
+    call = {"eval": compute.evaluate, "grad": compute.gradient, "hessian": compute.hessian,
+            "jacobian": compute.jacobian}[command]
+    return dict(record_columns(call(text, point)))
 
 
 def same_bits(a: float, b: float) -> bool:
