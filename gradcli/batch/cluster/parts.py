@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from gradcli.batch.output import _default_mode
+from gradcli.batch.target import default_mode
 from gradcli.errors import GradcliError
 
 SUCCESS = "_SUCCESS"
@@ -109,7 +109,7 @@ class PartsDirectory:
             with os.fdopen(handle, "w", encoding="utf-8") as f:
                 json.dump(manifest, f, indent=1, allow_nan=False)
                 f.write("\n")
-            os.chmod(temporary, _default_mode())
+            os.chmod(temporary, default_mode())
             os.replace(temporary, os.path.join(self.path, SUCCESS))
         except BaseException:
             _remove(temporary)
