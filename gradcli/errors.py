@@ -197,3 +197,20 @@ class InternalError(GradcliError):
 
     kind = "internal"
     exit_code = EXIT_SOFTWARE
+
+
+class ResourceLimitError(GradcliError):
+    """An array over the element budget (`gradcli.limits`), refused before it is made.
+
+    The op that refuses does not know the user's text; the language names the
+    sub-expression afterwards with `about`."""
+
+    kind = "resource-limit"
+
+    def __init__(self, detail: str, *, subject: str = "the result", hint: str | None = None):
+        super().__init__(f"{subject} {detail}", hint=hint)
+        self.detail = detail
+
+    def about(self, subject: str) -> None:
+        self.message = f"{subject} {self.detail}"
+        self.args = (self.message,)

@@ -89,7 +89,9 @@ def read_expression(source: str) -> str:
     if source.startswith("@") and len(source) > 1:
         path = source[1:]
         try:
-            with open(path, encoding="utf-8") as f:
+            # as standard input is read: a byte that is not UTF-8 is kept (surrogateescape)
+            # and reported by the parser as an unexpected byte, with a caret
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 return f.read()
         except FileNotFoundError:
             raise InputError(f"no such file: {path}",

@@ -163,12 +163,11 @@ class Parser:
         while pos < end:
             m = match(text, pos)
             if m is None:
-                raise SyntaxProblem(
-                    f"unexpected character {text[pos]!r}", span=Span(pos, pos + 1),
-                    hint="expressions use numbers, names, + - * / % ^ @ !, ( ), [ ], |x|, "
-                         "commas, ; and #")
+                raise _unexpected_character(text, pos)
             kind = m.lastgroup or ""
             stop = m.end()
+            if kind == "NAME" and not text[pos:stop].isascii():
+                _no_superscripts(text, pos, stop)
             if kind not in ignore:
                 yield Token(kind, m.group(), pos, stop)
             pos = stop
@@ -219,6 +218,62 @@ class Parser:
                 values.append(value)
                 if kind == "$END" and state_stack[-1] == end_state:
                     return values[-1]
+
+
+def _unexpected_character(text: str, pos: int) -> SyntaxProblem:
+    c = text[pos]
+    if _is_superscript(c):
+        return _superscript_error(text, pos)
+    if 0xDC80 <= ord(c) <= 0xDCFF:  # read with surrogateescape: a byte that is not UTF-8
+        what = f"byte 0x{ord(c) - 0xDC00:02x} (the input is not valid UTF-8)"
+    else:
+        what = f"character {c!r}"
+    return SyntaxProblem(
+        f"unexpected {what}", span=Span(pos, pos + 1),
+        hint="expressions use numbers, names, + - * / % ^ @ !, ( ), [ ], |x|, commas, ; and #")
+
+
+def _is_superscript(c: str) -> bool:
+    import unicodedata
+
+    return unicodedata.decomposition(c).startswith("<super>")
+
+
+def _no_superscripts(text: str, start: int, stop: int) -> None:
+    """x² lexes as a name, but a superscript is an exponent someone meant to write as ^."""
+    for i in range(start, stop):
+        if _is_superscript(text[i]):
+            raise _superscript_error(text, i)
+
+
+def _superscript_error(text: str, first: int) -> SyntaxProblem:
+    import unicodedata
+
+    end = first
+    while end < len(text) and _is_superscript(text[end]):
+        end += 1
+    power = unicodedata.normalize("NFKC", text[first:end]).replace("\u2212", "-")
+    power = power if power.isalnum() else f"({power})"
+    base = _base_before(text, first)
+    return SyntaxProblem(f"'{text[first:end]}' is a superscript, not a power",
+                         span=Span(first, end), hint=f"write {base or 'x'}^{power}")
+
+
+def _base_before(text: str, pos: int) -> str:
+    """The name, number or bracketed call just before `pos` (x, 2, sin(x)), if short."""
+    i, depth = pos, 0
+    while i > 0 and pos - i < 40:
+        c = text[i - 1]
+        if c in ")]":
+            depth += 1
+        elif c in "([":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and not (c.isalnum() or c in "_."):
+            break
+        i -= 1
+    return text[i:pos] if depth == 0 else ""
 
 
 def _then(stream: Iterator[Token], last: Token) -> Iterator[Token]:

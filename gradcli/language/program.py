@@ -26,12 +26,14 @@ from gradcli.errors import (
     GradcliError,
     IndexingError,
     NameConflictError,
+    ResourceLimitError,
     ShapeError,
     Span,
     UnboundVariableError,
 )
 from gradcli.language.builder import Builder, Instruction, Parsed, suggest
 from gradcli.language.parser import parse_with
+from gradcli.limits import check_broadcast
 from gradcli.ops import BINDERS, apply_batched, fn
 from gradcli.ops._define import as_int
 from gradcli.ops.structural import GETITEM, canonical_index
@@ -237,11 +239,13 @@ class Program:
         tensors = [values[r] for r in instruction.args]
         keywords = {name: values[r] for name, r in instruction.keywords}
         try:
+            if op.broadcasting:
+                check_broadcast([t.shape for t in tensors])
             if op.nin < 0:
                 return function(tensors, **keywords)
             return function(*tensors, **keywords)
         except GradcliError as exc:
-            _place(exc, instruction, op.signature)
+            _place(exc, instruction, op.signature, self.text)
             raise
 
     def _refuse_batched_settings(self, instruction: Instruction) -> None:
@@ -259,10 +263,13 @@ class Program:
         tensors = [values[r] for r in instruction.args]
         keywords = {name: values[r] for name, r in instruction.keywords}
         try:
+            if op.broadcasting:  # the budget is per point, as the expression is written
+                check_broadcast([t.shape[1:] if flags[r] else t.shape
+                                 for t, r in zip(tensors, instruction.args, strict=True)])
             inputs, params = BINDERS[op.name]([tensors] if op.nin < 0 else tensors, keywords)
             return apply_batched(op, inputs, tuple(flags[r] for r in instruction.args), params)
         except GradcliError as exc:
-            _place(exc, instruction, op.signature)
+            _place(exc, instruction, op.signature, self.text)
             raise
 
     def _index(self, instruction: Instruction, values: list[Tensor],
@@ -322,8 +329,10 @@ def source_label(text: str, span: Span) -> str:
     return text[span.start:span.start + half] + "…" + text[span.end - half:span.end]
 
 
-def _place(exc: GradcliError, instruction: Instruction, signature: str) -> None:
+def _place(exc: GradcliError, instruction: Instruction, signature: str, text: str) -> None:
     """Point an op's error at the call in the source, with the op's usage."""
+    if isinstance(exc, ResourceLimitError) and exc.span is None:
+        exc.about(source_label(text, instruction.span))
     if exc.span is None:
         exc.span = instruction.op_span or instruction.span
     if exc.hint is None and signature:

@@ -15,6 +15,7 @@ import numpy as np
 from gradcli.engine.leading import pad_leading
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import AxisError, ShapeError
+from gradcli.limits import check_broadcast, check_shape
 from gradcli.ops._batching import (
     axis_rule,
     elementwise,
@@ -86,8 +87,12 @@ def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) ->
 
 
 def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
-    if tensors[0].ndim == 0 or tensors[1].ndim == 0:
+    a, b = tensors
+    if a.ndim == 0 or b.ndim == 0:
         raise ShapeError("matmul: operands must not be scalars (use * for scaling)")
+    if a.ndim >= 2 and b.ndim >= 2:
+        # (.., n, k) @ (.., k, p) -> (.., n, p): bounded by both batch parts and n*p
+        check_broadcast([a.shape[:-2], b.shape[:-2], (a.shape[-2], b.shape[-1])])
     return tensors, params
 
 
@@ -143,7 +148,12 @@ def _outer_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...]
                        fn.reshape(b, (b.shape[0], 1, b.shape[1]))), {})
 
 
-defop("outer", np.outer, batch=_outer_batch,
+def _outer_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    check_shape((tensors[0].size, tensors[1].size))
+    return tensors, params
+
+
+defop("outer", np.outer, batch=_outer_batch, prepare=_outer_prepare,
       vjp=(lambda g, out, a, b: fn.reshape(fn.matmul(g, _flat(b)), a.shape),
            lambda g, out, a, b: fn.reshape(fn.matmul(_flat(a), g), b.shape)),
       jvp=_outer_jvp, nin=2, kind="array", inputs=("a", "b"),

@@ -2,16 +2,20 @@
 
 They take no tensor inputs, so they are constants: nothing to differentiate.
 Sizes may arrive as Python numbers or as 0-d tensors (from the language).
+Every size is checked against the element budget (`gradcli.limits`) before
+anything is allocated.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
+from gradcli.limits import check_elements, check_shape
 from gradcli.ops._define import as_int, defop
 
 _DIMS = (("n", None), ("d1", None), ("d2", None), ("d3", None))
@@ -39,6 +43,7 @@ def _shape(params: dict[str, Any], names: tuple[str, ...]) -> tuple[int, ...]:
         dims.append(size)
     if not dims:
         raise ArgumentError("give at least one size, e.g. ones(3) or ones(2, 2)")
+    check_shape(dims)
     return tuple(dims)
 
 
@@ -59,6 +64,9 @@ def _eye(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     if n is None:
         raise ArgumentError("eye needs a size, e.g. eye(3)")
     m = n if params["m"] is None else as_int(params["m"], "m")
+    if n < 0 or m < 0:
+        raise ArgumentError(f"eye: sizes must be >= 0, got {n} x {m}")
+    check_shape((n, m))
     return tensors, {"n": n, "m": m}
 
 
@@ -76,6 +84,10 @@ def _arange(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     step = _number(params["step"], "step")
     if step == 0:
         raise ArgumentError("arange: step must not be 0")
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ArgumentError("arange: start, stop and step must be finite numbers")
+    count = max(0.0, math.ceil((stop - start) / step))
+    check_elements(count, (count,))
     return tensors, {"start": start, "stop": stop, "step": step}
 
 
@@ -91,6 +103,7 @@ def _linspace(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     num = as_int(params["num"], "num")
     if num < 0:
         raise ArgumentError("linspace: num must be >= 0")
+    check_shape((num,))
     return tensors, {"start": _number(params["start"], "start"),
                      "stop": _number(params["stop"], "stop"), "num": num}
 
@@ -109,6 +122,9 @@ def _full(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
         raise ArgumentError("full needs sizes and a value, e.g. full(2, 3, 7)")
     *sizes, value = given
     shape = tuple(as_int(s, "a size") for s in sizes)
+    if any(size < 0 for size in shape):
+        raise ArgumentError(f"sizes must be >= 0, got {shape}")
+    check_shape(shape)
     return tensors, {"shape": shape, "value": _number(value, "the value")}
 
 

@@ -96,7 +96,10 @@ unary("atan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x), help="inverse tange
       aliases=("arctan",))
 unary("sinh", np.sinh, lambda x, out: fn.cosh(x), help="hyperbolic sine")
 unary("cosh", np.cosh, lambda x, out: fn.sinh(x), help="hyperbolic cosine")
-unary("tanh", np.tanh, lambda x, out: 1.0 - out * out, help="hyperbolic tangent")
+# tanh' = 1 - tanh^2 cancels to 0 once tanh rounds to 1 (|x| > 19); the same number
+# written as 4 sigmoid(2x) sigmoid(-2x) keeps its relative precision at any x
+unary("tanh", np.tanh, lambda x, out: 4.0 * fn.sigmoid(2.0 * x) * fn.sigmoid(-2.0 * x),
+      help="hyperbolic tangent")
 unary("asinh", np.arcsinh, lambda x, out: 1.0 / fn.sqrt(x * x + 1.0),
       help="inverse hyperbolic sine", aliases=("arcsinh",))
 unary("acosh", np.arccosh, lambda x, out: 1.0 / fn.sqrt(x * x - 1.0),
@@ -104,8 +107,9 @@ unary("acosh", np.arccosh, lambda x, out: 1.0 / fn.sqrt(x * x - 1.0),
 unary("atanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x),
       help="inverse hyperbolic tangent", domain="-1 < x < 1", sample=(-0.9, 0.9),
       aliases=("arctanh",))
-unary("sigmoid", _sigmoid, lambda x, out: out * (1.0 - out), help="logistic function 1/(1+e^-x)",
-      group="activations")
+# sigmoid' = sigmoid(x) sigmoid(-x), not out * (1 - out), which cancels for large x
+unary("sigmoid", _sigmoid, lambda x, out: out * fn.sigmoid(-x),
+      help="logistic function 1/(1+e^-x)", group="activations")
 unary("logit", _logit, lambda x, out: 1.0 / (x * (1.0 - x)),
       help="inverse of sigmoid, log(x/(1-x))", domain="0 < x < 1", sample=(0.1, 0.9))
 unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a smooth relu",

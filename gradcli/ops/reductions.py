@@ -46,23 +46,51 @@ def _ddof_check(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     ddof = params["ddof"]
     if isinstance(ddof, Tensor) and ddof.size == 1:
         ddof = ddof.item()
-    if isinstance(ddof, bool) or not isinstance(ddof, (int, float)) or ddof < 0:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, float)) or not ddof >= 0:
         raise ArgumentError(f"ddof must be a number >= 0, got {ddof!r}")
     params["ddof"] = float(ddof)
     return tensors, params
 
 
-reduction("var", lambda x, axis, keepdims, ddof: np.var(x, axis=axis, keepdims=keepdims,
-                                                         ddof=ddof),
-          lambda x, out, axis, ddof: 2.0 * _centred(x, axis) / (_count(x.shape, axis) - ddof),
-          extra=(("ddof", 0),), prepare=_ddof_check,
-          help="variance; ddof=1 for the sample variance")
-reduction("std", lambda x, axis, keepdims, ddof: np.std(x, axis=axis, keepdims=keepdims,
-                                                         ddof=ddof),
-          lambda x, out, axis, ddof: _centred(x, axis) / ((_count(x.shape, axis) - ddof) * out),
-          extra=(("ddof", 0),), prepare=_ddof_check,
+# Degrees of freedom d = max(n - ddof, 0). With ddof >= n none are left: d = 0, the
+# value is sum((x - mean)^2) / 0 = inf (nan when every element is equal), and the
+# gradient is the matching limit, +-inf (nan at the mean), as the value and the
+# gradient both are as d -> 0+. numpy's own var would divide by a negative d when
+# ddof > n, and warn.
+def _freedom(shape: tuple[int, ...], axis: tuple[int, ...] | None, ddof: float) -> float:
+    return max(_count(shape, axis) - ddof, 0.0)
+
+
+def _var(x: np.ndarray, axis: Any, keepdims: bool, ddof: float) -> np.ndarray:
+    n = _count(x.shape, axis)
+    mean = np.sum(x, axis=axis, keepdims=True) / max(n, 1)
+    squares = np.sum(np.square(x - mean), axis=axis, keepdims=keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(squares, _freedom(x.shape, axis, ddof))
+
+
+def _std(x: np.ndarray, axis: Any, keepdims: bool, ddof: float) -> np.ndarray:
+    return np.sqrt(_var(x, axis, keepdims, ddof))
+
+
+def _var_weight(x: Tensor, out: Tensor, axis: Any, ddof: float) -> Tensor:
+    return 2.0 * _centred(x, axis) / _freedom(x.shape, axis, ddof)
+
+
+def _std_weight(x: Tensor, out: Tensor, axis: Any, ddof: float) -> Tensor:
+    d = _freedom(x.shape, axis, ddof)
+    # d * out, written so that d = 0 gives 0 (the limit of sqrt(d * sum of squares))
+    return _centred(x, axis) / (d * out if d > 0 else 0.0)
+
+
+reduction("var", _var, _var_weight, extra=(("ddof", 0),), prepare=_ddof_check,
+          help="variance; ddof=1 for the sample variance",
+          note="ddof >= n leaves no degrees of freedom: the value is inf and the gradient "
+               "+-inf (nan where all elements are equal)")
+reduction("std", _std, _std_weight, extra=(("ddof", 0),), prepare=_ddof_check,
           help="standard deviation; ddof=1 for the sample one",
-          note="at zero spread the derivative is nan, as in PyTorch")
+          note="at zero spread the derivative is nan, as in PyTorch; ddof >= n gives inf "
+               "and a gradient of +-inf")
 
 
 def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
@@ -79,15 +107,21 @@ reduction("logsumexp", _logsumexp, lambda x, out, axis: fn.exp(x - out),
 # -- norm: a vector p-norm of the elements (of each slice, with axis) ---------
 def _norm(x: np.ndarray, axis: Any, keepdims: bool, ord: float) -> np.ndarray:
     a = np.abs(x)
-    if ord == 2:
-        return np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
     if ord == math.inf:
         return np.max(a, axis=axis, keepdims=keepdims)
     if ord == -math.inf:
         return np.min(a, axis=axis, keepdims=keepdims)
-    return np.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    if a.size == 0:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    # scaled by the largest |x|, as hypot is: no overflow at 1e200, no underflow at 1e-200
+    top = np.max(a, axis=axis, keepdims=True)
+    scale = np.where((top > 0) & np.isfinite(top), top, 1.0)
+    scaled = a / scale
+    inner = np.sum(scaled * scaled if ord == 2 else scaled**ord, axis=axis, keepdims=True)
+    out = scale * (np.sqrt(inner) if ord == 2 else inner ** (1.0 / ord))
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: float) -> Tensor | float:
