@@ -102,7 +102,8 @@ def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = 
     warnings += check_derivatives({"the variables": matrix}, log, "the Hessian")
     eigenvalues = classification = None
     if eig:
-        eigenvalues, classification = classify(matrix, grads)
+        point = np.concatenate([values[n].reshape(-1) for n in chosen])
+        eigenvalues, classification = classify(matrix, grads, point)
     return HessianResult("hessian", expression, values, value.data, warnings,
                          nonfinite=not (np.all(np.isfinite(matrix)) and np.isfinite(
                              value.data).all()),

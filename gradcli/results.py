@@ -99,10 +99,16 @@ class GraphResult(Result):
 
 
 class CheckRow:
-    __slots__ = ("abs_error", "autodiff", "component", "numeric", "ok", "rel_error", "step")
+    """One compared component. `status` is "ok", "mismatch", or "undefined" (no finite
+    difference exists here: not compared, and not a mismatch); `fd_error` is the finite
+    difference's own error estimate."""
+
+    __slots__ = ("abs_error", "autodiff", "component", "fd_error", "numeric", "ok",
+                 "rel_error", "status", "step")
 
     def __init__(self, component: str, autodiff: float, numeric: float, abs_error: float,
-                 rel_error: float, step: float, ok: bool):
+                 rel_error: float, step: float, ok: bool, status: str | None = None,
+                 fd_error: float | None = None):
         self.component = component
         self.autodiff = autodiff
         self.numeric = numeric
@@ -110,6 +116,8 @@ class CheckRow:
         self.rel_error = rel_error
         self.step = step
         self.ok = ok
+        self.status = status or ("ok" if ok else "mismatch")
+        self.fd_error = fd_error
 
 
 class CheckResult(Result):

@@ -31,7 +31,7 @@ MESSAGE_MAX = 1000
 
 _ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n", "\x07": "\\a", "\x08": "\\b",
             "\x0b": "\\v", "\x0c": "\\f", "\x1b": "\\e"}
-_LONG_WORD = re.compile(r"\S{%d,}" % (WORD_MAX + 1))
+_LONG_WORD = re.compile(rf"\S{{{WORD_MAX + 1},}}")
 
 
 def escape_char(c: str) -> str:
