@@ -12,7 +12,13 @@ Two ratios each, measured in the same run (medians):
   CSV with numpy.loadtxt, evaluates the function with numpy and writes it with
   numpy.savetxt. Target: below 1.
 
+Dask (`dask_section`): `--scheduler local:2` against the single-process run over
+10,000,000 points in 20 Parquet files, the same command otherwise; and the fixed
+cost of a cluster run (start-up and shutdown of the LocalCluster, measured on a
+one-file, 1,000-point input).
+
 Run: python benchmarks/batch.py [--points N] [--cli-points N] [--repeats R]
+                                [--dask-points N (0: skip)] [--dask-files F]
 """
 
 from __future__ import annotations
@@ -78,6 +84,8 @@ def main() -> None:
     parser.add_argument("--cli-points", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=65536)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dask-points", type=int, default=10_000_000)
+    parser.add_argument("--dask-files", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     workloads = [
@@ -117,6 +125,51 @@ def main() -> None:
             verdict = "ok" if ours < plain else "MISS"
             print(f"{name:4} {ours:>10.3f} {plain:>15.3f} {ours / plain:>7.2f} {'< 1':>7} "
                   f"{verdict}")
+    if args.dask_points:
+        dask_section(entry, args.dask_points, args.dask_files, args.repeats)
+
+
+def _parquet_inputs(folder: str, rows: int, files: int) -> str:
+    """W1 points (a, b) in `files` Parquet files; the glob that names them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    os.makedirs(folder)
+    for k, size in enumerate(np.diff(np.linspace(0, rows, files + 1).astype(int))):
+        pq.write_table(pa.table({"a": rng.uniform(-1.5, 1.5, size),
+                                 "b": rng.uniform(-1.5, 1.5, size)}),
+                       os.path.join(folder, f"part-{k:03d}.parquet"))
+    return os.path.join(folder, "*.parquet")
+
+
+def _timed_runs(entry: str, points: str, folder: str, repeats: int) -> tuple[float, float]:
+    """Median seconds of the single-process run and of the `--scheduler local:2` run."""
+    single = [entry, "jacobian", W1, "--points", points, "--out",
+              os.path.join(folder, "single.parquet"), "--quiet"]
+    cluster = [entry, "jacobian", W1, "--points", points, "--scheduler", "local:2",
+               "--overwrite", "--out", os.path.join(folder, "parts"), "--quiet"]
+    for command in (single, cluster):  # a failed run would time nothing: show why
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command[:2])} ... failed: {done.stderr.strip()}")
+    return (median_time(lambda: _quietly(single), repeats),
+            median_time(lambda: _quietly(cluster), repeats))
+
+
+def dask_section(entry: str, rows: int, files: int, repeats: int) -> None:
+    """Dask with `--scheduler local:2` against the single-process run, and its fixed cost."""
+    print(f"\nDask, --scheduler local:2 (2 worker processes): W1 over {rows:,} points in "
+          f"{files} Parquet files, Parquet parts out; medians of {repeats}")
+    with tempfile.TemporaryDirectory() as folder:
+        small = _timed_runs(entry, _parquet_inputs(os.path.join(folder, "small"), 1000, 1),
+                            folder, repeats)
+        big = _timed_runs(entry, _parquet_inputs(os.path.join(folder, "big"), rows, files),
+                          folder, repeats)
+    print(f"{'':12} {'single s':>9} {'local:2 s':>10} {'ratio':>7}")
+    print(f"{f'{rows:,}':>12} {big[0]:>9.3f} {big[1]:>10.3f} {big[1] / big[0]:>7.2f}")
+    print(f"{'1,000':>12} {small[0]:>9.3f} {small[1]:>10.3f}   fixed cost of a cluster run: "
+          f"{small[1] - small[0]:.2f} s (LocalCluster start-up and shutdown)")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,12 @@ import numpy as np
 import pytest
 
 from gradcli.batch.cluster.parts import SUCCESS
-from gradcli.batch.cluster.units import plan_units
+from gradcli.batch.cluster.run import UnitFailedError
+from gradcli.batch.cluster.units import DEFAULT_UNIT_BYTES, PlannedUnit
+from gradcli.batch.cluster.units import plan_units as plan_sources
+from gradcli.batch.sources import resolve
 from gradcli.cli import _run
+from gradcli.errors import GradcliError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPRESSION = "sin(x)*y + exp(x*y/4) - x^2"
@@ -36,13 +40,32 @@ EXPRESSION = "sin(x)*y + exp(x*y/4) - x^2"
 
 # -- fixtures --------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The address of a LocalCluster shared by the session's cluster tests."""
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 on a free port of 127.0.0.1 for the session (no network)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def scheduler(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[str]:
+    """The address of a LocalCluster shared by the session's cluster tests.
+
+    Its workers inherit the environment: Dask's settings, and moto's S3 endpoint
+    with test credentials, so they can write parts to `s3://` URLs."""
     os.environ.update({
         # a unit that kills one worker is retried once; a second death is KilledWorker
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
         "DASK_TEMPORARY_DIRECTORY": str(tmp_path_factory.mktemp("dask-workers")),
         "DASK_LOGGING__DISTRIBUTED": "critical",
+        "AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
     })
     import logging
 
@@ -51,7 +74,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     dask.config.refresh()
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
     try:
         yield cluster.scheduler_address
     finally:
@@ -113,11 +136,16 @@ def parts_csv(directory: Path) -> list[str]:
     return rows
 
 
-def run_cluster(scheduler: str, points: str | list[str], out: Path, **options: object) -> int:
+def run_cluster(scheduler: str, points: str | list[str], out: Path | str,
+                **options: object) -> int:
     from gradcli.batch.cluster.run import run_on_cluster
 
     return run_on_cluster("grad", EXPRESSION, {}, points, scheduler=scheduler,
-                          out_dir=str(out), err=io.StringIO(), **options)  # type: ignore[arg-type]
+                          out_dir=str(out), err=io.StringIO(), **options)
+
+
+def plan_units(paths: list[str], unit_bytes: int) -> list[PlannedUnit]:
+    return plan_sources(resolve(paths, None), unit_bytes)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -147,16 +175,19 @@ def raise_on(index: int, job, unit, staging):  # type: ignore[no-untyped-def]
 def test_csv_units_split_on_newlines_with_exact_line_numbers(tmp_path: Path) -> None:
     points = tmp_path / "p.csv"
     write_csv(points, 3000, bad=(10,))
-    units = plan_units([str(points)], "csv", unit_bytes=8000)
-    assert len(units) > 5
+    planned = plan_units([str(points)], unit_bytes=8000)
+    assert len(planned) > 5
     data = points.read_bytes()
     lines = data.decode().splitlines(keepends=True)
+    units = [p.unit for p in planned]
     assert units[0].start == len(lines[0].encode()) and units[-1].stop == len(data)
-    for unit, following in itertools.pairwise(units):
-        assert following.start == unit.stop and following.first_line == unit.last_line + 1
-    for unit in units:
-        chunk = data[unit.start:unit.stop].decode().splitlines(keepends=True)
-        assert chunk == lines[unit.first_line - 1:unit.last_line]
+    for one, following in itertools.pairwise(planned):
+        assert following.unit.start == one.unit.stop
+        assert following.unit.first_line == one.last_line + 1
+    for p in planned:
+        assert p.unit.stop is not None and p.last_line is not None
+        chunk = data[p.unit.start:p.unit.stop].decode().splitlines(keepends=True)
+        assert chunk == lines[p.unit.first_line - 1:p.last_line]
         assert chunk[-1].endswith("\n")
 
 
@@ -165,30 +196,32 @@ def test_a_csv_with_a_quoted_newline_stays_one_unit(tmp_path: Path) -> None:
     write_csv(points, 3000)
     with points.open("a") as f:
         f.write('"1.5\n",2\n')
-    assert [u.kind for u in plan_units([str(points)], "csv", unit_bytes=8000)] == ["file"]
+    (planned,) = plan_units([str(points)], unit_bytes=8000)
+    assert planned.unit.whole and planned.describe() == f"unit 0 ({points}, the whole file)"
 
 
 def test_jsonl_units_count_lines_from_one(tmp_path: Path) -> None:
     points = tmp_path / "p.jsonl"
     points.write_text("".join(f'{{"x": {k}}}\n' for k in range(2000)))
-    units = plan_units([str(points)], "jsonl", unit_bytes=5000)
-    assert units[0].first_line == 1 and units[0].start == 0
-    assert units[-1].last_line == 2000
+    planned = plan_units([str(points)], unit_bytes=5000)
+    assert planned[0].unit.first_line == 1 and planned[0].unit.start == 0
+    assert planned[-1].last_line == 2000
     text = points.read_bytes()
-    for unit in units:
-        first = json.loads(text[unit.start:unit.stop].decode().splitlines()[0])
-        assert first["x"] == unit.first_line - 1
+    for p in planned:
+        first = json.loads(text[p.unit.start:p.unit.stop].decode().splitlines()[0])
+        assert first["x"] == p.unit.first_line - 1
 
 
 def test_parquet_units_are_row_groups_from_the_footer(tmp_path: Path) -> None:
     for k in range(2):
         write_parquet(tmp_path / f"p{k}.parquet", 1000, seed=k, row_group=250)
     paths = [str(tmp_path / f"p{k}.parquet") for k in range(2)]
-    units = plan_units(paths, "parquet", unit_bytes=1)
-    assert [(u.file_index, u.row_groups, u.first_line, u.last_line) for u in units] == [
+    planned = plan_units(paths, unit_bytes=1)
+    assert [(p.file_index, p.unit.row_groups, p.unit.first_line, p.last_line)
+            for p in planned] == [
         (f, (g,), 250 * g + 1, 250 * (g + 1)) for f in range(2) for g in range(4)]
-    assert units[5].describe() == f"unit 5 ({paths[1]}, rows 251-500)"
-    assert [u.kind for u in plan_units(paths, "parquet")] == ["file", "file"]
+    assert planned[5].describe() == f"unit 5 ({paths[1]}, rows 251-500)"
+    assert [p.unit.whole for p in plan_units(paths, DEFAULT_UNIT_BYTES)] == [True, True]
 
 
 # -- options and the output directory (no cluster) ----------------------------------------
@@ -276,27 +309,22 @@ def test_multi_unit_csv_equals_the_local_run(tmp_path: Path, scheduler: str) -> 
 
 @pytest.mark.slow
 def test_many_parquet_files_equal_the_local_run(tmp_path: Path, scheduler: str) -> None:
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    reference: list[str] = []
     for k in range(5):
-        path = tmp_path / f"in-{k}.parquet"
-        write_parquet(path, 1200, seed=k, row_group=400)
-        as_csv = tmp_path / f"in-{k}.csv"
-        pacsv.write_csv(pq.read_table(path), as_csv)
-        # the local run numbers CSV rows by file line (2...); Parquet rows by record (1...)
-        reference += [row.split(",", 1)[1] for row in local_csv(tmp_path, as_csv, f"l{k}.csv")]
+        write_parquet(tmp_path / f"in-{k}.parquet", 1200, seed=k, row_group=400)
+    inputs = str(tmp_path / "in-*.parquet")
+    local = tmp_path / "local.parquet"
+    assert _run(["grad", EXPRESSION, "--points", inputs, "--out", str(local), "--quiet"]) == 0
     out = tmp_path / "out"
-    assert run_cluster(scheduler, str(tmp_path / "in-*.parquet"), out, unit_bytes=1) == 0
+    assert run_cluster(scheduler, inputs, out, unit_bytes=1) == 0
     manifest = json.loads((out / SUCCESS).read_text())
     assert len(manifest["parts"]) == 15
-    table = pq.read_table([str(out / p["name"]) for p in manifest["parts"]])
-    assert table.column("line").to_pylist() == list(range(1, 1201)) * 5
-    names = ["value", "grad[x]", "grad[y]"]
-    got = list(zip(*(table.column(n).to_pylist() for n in names), strict=True))
-    # CSV numbers are exact but need not be repr's spelling: compare the doubles
-    assert got == [tuple(map(float, row.split(",")[:3])) for row in reference]
+    assert [(p["input"], p["first_line"], p["last_line"]) for p in manifest["parts"]] == [
+        (f, 400 * g + 1, 400 * (g + 1)) for f in range(5) for g in range(3)]
+    parts = pq.read_table([str(out / p["name"]) for p in manifest["parts"]])
+    assert parts.equals(pq.read_table(local))  # the file column included, bit for bit
+    assert [c["name"] for c in manifest["schema"]] == parts.schema.names
 
 
 @pytest.mark.slow
@@ -334,11 +362,9 @@ def test_a_worker_killed_mid_run_still_gives_complete_identical_output(
 ])
 def test_a_failing_unit_ends_the_run_with_nothing_committed(
         tmp_path: Path, scheduler: str, client: object, task: object, message: str) -> None:
-    from gradcli.batch.cluster.run import UnitFailedError
-
     points = tmp_path / "p.csv"
     write_csv(points, 3000)
-    units = plan_units([str(points)], "csv", unit_bytes=15_000)
+    units = plan_units([str(points)], unit_bytes=15_000)
     out = tmp_path / "out"
     with pytest.raises(UnitFailedError) as failure:
         run_cluster(scheduler, str(points), out, requested_format="csv", unit_bytes=15_000,
@@ -346,7 +372,7 @@ def test_a_failing_unit_ends_the_run_with_nothing_committed(
     assert failure.value.exit_code == 1
     text = str(failure.value)
     assert message in text
-    assert f"unit 2 ({points}, lines {units[2].first_line}-{units[2].last_line})" in text
+    assert f"unit 2 ({points}, lines {units[2].unit.first_line}-{units[2].last_line})" in text
     assert leftovers(out) == []  # no parts, no _SUCCESS, no staging
 
 
@@ -369,3 +395,35 @@ def test_ctrl_c_cancels_removes_the_parts_and_exits_130(
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
     assert leftovers(out) == []
+
+
+@pytest.mark.slow
+def test_parts_go_straight_to_an_object_store(tmp_path: Path, scheduler: str,
+                                              s3_endpoint: str) -> None:
+    """`--out s3://...`: each part one object, `_SUCCESS` last."""
+    import boto3
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="results")
+    for k in range(3):
+        write_parquet(tmp_path / f"in-{k}.parquet", 500, seed=k, row_group=500)
+    inputs = str(tmp_path / "in-*.parquet")
+    local = tmp_path / "local.parquet"
+    assert _run(["grad", EXPRESSION, "--points", inputs, "--out", str(local)]) == 0
+    assert run_cluster(scheduler, inputs, "s3://results/day1") == 0
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="results")["Contents"])
+    assert keys == ["day1/_SUCCESS", *(f"day1/part-{k:05d}.parquet" for k in range(3))]
+    parts = [pq.read_table(io.BytesIO(s3.get_object(Bucket="results", Key=key)["Body"].read()))
+             for key in keys[1:]]
+    assert pa.concat_tables(parts).equals(pq.read_table(local))
+    manifest = json.loads(s3.get_object(Bucket="results", Key="day1/_SUCCESS")["Body"].read())
+    assert manifest["totals"]["rows"] == 1500
+    with pytest.raises(GradcliError, match="not empty"):
+        run_cluster(scheduler, inputs, "s3://results/day1")
+    with pytest.raises(UnitFailedError):
+        run_cluster(scheduler, inputs, "s3://results/day1", overwrite=True,
+                    task=functools.partial(raise_on, 1))
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="results").get("Contents", [])]
+    assert keys == []  # the old output went first (--overwrite), this run's parts after

@@ -13,6 +13,10 @@ lost, writes a fresh name and so never meets a half-written file). The client
 renames a part into place when its task reports back, so no part can appear
 after the run has given up, and a directory without `_SUCCESS` is not an output.
 On failure or Ctrl-C this run's parts and the staging folder are removed.
+
+On an object store (`--out s3://bucket/results/`), where a rename is a copy,
+each part is written directly under its final name as one object (an object
+appears whole or not at all), and `_SUCCESS` is one more object, written last.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import tempfile
 import uuid
 from typing import Any
 
+from gradcli.batch.sources import is_url
 from gradcli.batch.target import default_mode
 from gradcli.errors import GradcliError
 
@@ -41,9 +46,16 @@ def part_name(index: int, fmt: str) -> str:
     return f"part-{index:05d}.{PART_EXTENSIONS[fmt]}"
 
 
-def staged_name(staging: str, index: int, fmt: str) -> str:
-    """A fresh name in the staging folder for one attempt at one unit's part."""
-    return os.path.join(staging, f"{part_name(index, fmt)}.{uuid.uuid4().hex}.partial")
+def part_destination(destination: str, index: int, fmt: str) -> str:
+    """Where one attempt at one unit's part is written: a fresh name in the local
+    staging folder, or the part's own object under an object-store URL."""
+    if is_url(destination):
+        return f"{destination.rstrip('/')}/{part_name(index, fmt)}"
+    return os.path.join(destination, f"{part_name(index, fmt)}.{uuid.uuid4().hex}.partial")
+
+
+def output_directory(path: str, fmt: str) -> PartsDirectory | ObjectStoreParts:
+    return ObjectStoreParts(path, fmt) if is_url(path) else PartsDirectory(path, fmt)
 
 
 def _ours(name: str) -> bool:
@@ -59,6 +71,8 @@ class PartsDirectory:
         self.staging = os.path.join(path, f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}")
         self.committed: list[str] = []
         self.created = False
+        #: what each task is given to write its part under
+        self.destination = self.staging
 
     def prepare(self, overwrite: bool) -> None:
         """Make sure the directory exists and is empty (or, with overwrite, emptied)."""
@@ -134,3 +148,63 @@ def _remove(path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
 
+
+
+class ObjectStoreParts:
+    """The same directory on an object store: parts are objects written by the workers."""
+
+    def __init__(self, url: str, fmt: str):
+        import fsspec
+
+        self.path = url.rstrip("/")
+        self.fmt = fmt
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.path)
+        except (ImportError, ValueError) as exc:
+            raise OutputDirectoryError(f"cannot write to {url}: {exc}") from None
+        self.destination = self.path
+        self.committed: list[str] = []
+
+    def _names(self) -> list[str]:
+        try:
+            listed = self.fs.ls(self.root, detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        return sorted(name.rstrip("/").rsplit("/", 1)[-1] for name in listed)
+
+    def prepare(self, overwrite: bool) -> None:
+        existing = self._names()
+        if existing and not overwrite:
+            raise OutputDirectoryError(
+                f"--out {self.path} is not empty",
+                hint="pass --overwrite to replace an earlier run's output, or name a new "
+                     "prefix")
+        foreign = [name for name in existing if not _ours(name)]
+        if foreign:
+            raise OutputDirectoryError(
+                f"--out {self.path} holds objects gradcli did not write "
+                f"({', '.join(foreign[:3])}), so --overwrite leaves it alone")
+        if SUCCESS in existing:  # first: from then on the old output is no longer valid
+            self.fs.rm(f"{self.root}/{SUCCESS}")
+        self._remove_parts()
+
+    def commit_part(self, written: str, index: int) -> str:
+        """The part is already in place (written as one object): just note it."""
+        name = part_name(index, self.fmt)
+        self.committed.append(name)
+        return name
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        text = json.dumps(manifest, indent=1, allow_nan=False) + "\n"
+        self.fs.pipe_file(f"{self.root}/{SUCCESS}", text.encode())
+
+    def abort(self) -> None:
+        """Remove every part of this run (prepare left none of any other)."""
+        self._remove_parts()
+        self.committed.clear()
+
+    def _remove_parts(self) -> None:
+        for name in self._names():
+            if name.startswith("part-"):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(f"{self.root}/{name}")

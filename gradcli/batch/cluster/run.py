@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from gradcli.batch import DEFAULT_CHUNK
-from gradcli.batch.cluster.parts import SUCCESS, PartsDirectory
+from gradcli.batch.cluster.parts import SUCCESS, ObjectStoreParts, PartsDirectory, output_directory
 from gradcli.batch.cluster.scheduler import connect, require_distributed
 from gradcli.batch.cluster.schema import widest
 from gradcli.batch.cluster.task import Job, PartResult, run_unit
-from gradcli.batch.cluster.units import DEFAULT_UNIT_BYTES, Unit, plan_units
+from gradcli.batch.cluster.units import DEFAULT_UNIT_BYTES, PlannedUnit, plan_units
 from gradcli.errors import EXIT_NOT_GOOD, EXIT_OK, ArgumentError, GradcliError
 
 PART_FORMATS = ("parquet", "csv", "jsonl")
@@ -54,7 +54,7 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
                    overwrite: bool = False, strict: bool = False,
                    wrt: Sequence[str] | None = None, mode: str = "auto",
                    chunk_size: int = DEFAULT_CHUNK, unit_bytes: int = DEFAULT_UNIT_BYTES,
-                   task: Callable[[Job, Unit, str], PartResult] = run_unit,
+                   task: Callable[[Job, PlannedUnit, str], PartResult] = run_unit,
                    err: TextIO | None = None) -> int:
     """Run `command` over every point on the cluster at `scheduler`, into `out_dir`.
 
@@ -62,47 +62,54 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
     Raises `GradcliError` for bad input (exit 2) and `UnitFailedError` (exit 1).
     `unit_bytes` sizes the units; `task` is what runs one unit (tests pass one
     that fails)."""
-    from gradcli.batch.cluster.interim import check_inputs, expand_inputs
-    from gradcli.language.program import parse
+    from gradcli.batch.run import BatchJob, _check_inputs, _check_job
+    from gradcli.batch.sources import resolve
 
     err = err or sys.stderr
-    if command not in ("eval", "grad", "hessian", "jacobian"):
-        raise ArgumentError(f"--points works with eval, grad, hessian and jacobian, not "
-                            f"{command}")
     if out_dir is None:
         raise ArgumentError("--scheduler needs --out DIR: the output is a directory of part "
                             "files", hint="e.g. --out results/ --format parquet")
-    if chunk_size < 1:
-        raise ArgumentError("--chunk-size must be at least 1")
-    program = parse(expression)
+    batch = BatchJob(command, expression, dict(constants),
+                     tuple(wrt) if wrt is not None else None, mode, strict, False, chunk_size)
+    program = _check_job(batch)
     require_distributed()
-    paths, in_format = expand_inputs(points, points_format)
-    check_inputs(paths, in_format, program.free_variables, constants)
+    sources = resolve([points] if isinstance(points, str) else list(points), points_format)
+    streams = [s.name for s in sources if not s.seekable]
+    if streams:
+        raise ArgumentError(f"--scheduler cannot read {streams[0]}: the workers read the "
+                            "inputs themselves, so they must be files or URLs",
+                            hint="save the points to a file first")
+    for reader in _check_inputs(sources, program, batch):  # exit 2 before any computing
+        if reader is not None:
+            reader.close()
     fmt = part_format(out_dir, requested_format)
-    units = plan_units(paths, in_format, unit_bytes)
-    job = Job(uuid.uuid4().hex, command, expression, dict(constants), tuple(paths), in_format,
-              fmt, tuple(wrt) if wrt is not None else None, mode, strict, chunk_size)
-    directory = PartsDirectory(out_dir, fmt)
+    units = plan_units(sources, unit_bytes)
+    job = Job(uuid.uuid4().hex, batch, fmt, len(sources) > 1)
+    directory = output_directory(out_dir, fmt)
     directory.prepare(overwrite)
     try:
         with connect(scheduler) as client:
             results = _run_units(client, task, job, units, directory)
-        manifest = _manifest(job, units, results)
+        manifest = _manifest(job, sources, units, results)
         directory.commit(manifest)
     except BaseException:
         directory.abort()
         raise
     totals = manifest["totals"]
+    if len(sources) > 1:
+        for index, source in enumerate(sources):
+            err.write(f"file {index}: {source.name}\n")
     err.write(f"rows read: {totals['rows']}, computed: {totals['computed']}, failed: "
               f"{totals['failed']}\nwrote {len(units)} parts and {SUCCESS} to {out_dir}\n")
     return EXIT_NOT_GOOD if totals["failed"] else EXIT_OK
 
 
-def _run_units(client: Any, task: Callable[[Job, Unit, str], PartResult], job: Job,
-               units: list[Unit], directory: PartsDirectory) -> list[PartResult]:
+def _run_units(client: Any, task: Callable[[Job, PlannedUnit, str], PartResult], job: Job,
+               units: list[PlannedUnit],
+               directory: PartsDirectory | ObjectStoreParts) -> list[PartResult]:
     from distributed import as_completed
 
-    futures = [client.submit(task, job, unit, directory.staging, pure=False,
+    futures = [client.submit(task, job, unit, directory.destination, pure=False,
                              key=f"gradcli-unit-{job.run_id}-{unit.index:05d}")
                for unit in units]
     unit_of = {future.key: unit for future, unit in zip(futures, units, strict=True)}
@@ -119,11 +126,42 @@ def _run_units(client: Any, task: Callable[[Job, Unit, str], PartResult], job: J
             future.release()
     except BaseException:
         client.cancel(futures)
+        if isinstance(directory, ObjectStoreParts):
+            # a cancelled task that is already running still finishes and writes its
+            # object: let those end before the parts are removed
+            _wait_for_running(client, job.run_id, SETTLE_SECONDS)
         raise
     return [results[unit.index] for unit in units]
 
 
-def _failure(unit: Unit, exc: BaseException) -> UnitFailedError:
+SETTLE_SECONDS = 30.0
+"""How long a failed or interrupted run waits for its running tasks on an object store."""
+
+
+def _wait_for_running(client: Any, run_id: str, timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = client.run(running_units, run_id)
+        except Exception:  # a worker went away meanwhile: ask again
+            running = {"": 1}
+        if not any(running.values()):
+            return
+        time.sleep(0.1)
+
+
+def running_units(run_id: str, dask_worker: Any = None) -> int:
+    """On a worker: how many of the run's tasks are still executing (cancelled or not)."""
+    if dask_worker is None:
+        return 0
+    return sum(1 for key, task in dask_worker.state.tasks.items()
+               if run_id in str(key) and task.state in ("executing", "cancelled",
+                                                        "long-running"))
+
+
+def _failure(unit: PlannedUnit, exc: BaseException) -> UnitFailedError:
     if type(exc).__name__ == "KilledWorker":
         return UnitFailedError(
             f"{unit.describe()} kept killing the workers that ran it, so Dask gave up on "
@@ -134,24 +172,25 @@ def _failure(unit: Unit, exc: BaseException) -> UnitFailedError:
                            "nothing was committed")
 
 
-def _manifest(job: Job, units: list[Unit], results: list[PartResult]) -> dict[str, Any]:
+def _manifest(job: Job, sources: Sequence[Any], units: list[PlannedUnit],
+              results: list[PartResult]) -> dict[str, Any]:
     from gradcli import __version__
     from gradcli.batch.cluster.parts import part_name
 
     parts = []
     for unit, result in zip(units, results, strict=True):
         part: dict[str, Any] = {"name": part_name(unit.index, job.out_format),
-                                "input": unit.file_index, "first_line": unit.first_line}
+                                "input": unit.file_index, "first_line": result.first_line}
         if unit.last_line is not None:
             part["last_line"] = unit.last_line
         part.update(rows=result.read, computed=result.computed, failed=result.failed)
         parts.append(part)
     return {
         "gradcli": __version__,
-        "command": job.command,
-        "expression": job.expression,
+        "command": job.batch.command,
+        "expression": job.batch.expression,
         "format": job.out_format,
-        "inputs": list(job.inputs),
+        "inputs": [source.name for source in sources],
         "parts": parts,
         "totals": {"parts": len(parts), "rows": sum(r.read for r in results),
                    "computed": sum(r.computed for r in results),

@@ -62,7 +62,7 @@ def connect(address: str) -> Iterator[Any]:
     if match:
         cluster = distributed.LocalCluster(
             n_workers=int(match[1]), threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address=":0", silence_logs=logging.ERROR)
         try:
             with distributed.Client(cluster) as client:
                 yield client

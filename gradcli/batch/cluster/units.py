@@ -1,13 +1,14 @@
 """Splitting the inputs into work units, on the client, before anything runs.
 
-A unit is the input of one task and of one part file. Three kinds:
+A unit (`gradcli.batch.units.Unit`, what the batch loop reads) is the input of
+one task and of one part file:
 
-- `file`: the whole file (small files, NPZ and Arrow files, and any CSV with a
+- a whole file (small files, NPZ and Arrow files, URLs, and any CSV with a
   newline inside quotes, whose records cannot be found without parsing it all);
-- `bytes`: a byte range `[start, stop)` of a CSV or JSONL file that begins and
+- a byte range `[start, stop)` of a local CSV or JSONL file that begins and
   ends on a record boundary, with the file line number of its first line;
-- `row_groups`: consecutive row groups of a Parquet file, read from its footer,
-  with the record number of its first row.
+- consecutive row groups of a local Parquet file, read from its footer, with
+  the record number of its first row.
 
 Line numbers are exact because the planner counts every newline before a cut
 (numpy over 16 MB blocks, so planning a few GB costs about as much as reading
@@ -18,9 +19,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+
+from gradcli.batch.sources import Source
+from gradcli.batch.units import Unit
 
 DEFAULT_UNIT_BYTES = 96 * 1024 * 1024
 """About 64–128 MB of input per unit: big enough that a task's fixed cost (a
@@ -32,69 +36,49 @@ _NEWLINE, _QUOTE = 10, 34
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One task's input: where it is, and which file lines (or records) it covers."""
+class PlannedUnit:
+    """One task's input: which unit of which input, and the file lines it covers."""
 
     index: int
-    path: str
     file_index: int
-    format: str
-    kind: str  # "file", "bytes" or "row_groups"
-    first_line: int  # file line (CSV, JSONL) or record number (Parquet) of the first row
-    last_line: int | None = None  # known for bytes and row_groups units
-    start: int = 0  # bytes units: the range [start, stop)
-    stop: int = 0
-    row_groups: tuple[int, ...] = field(default_factory=tuple)
+    unit: Unit
+    #: the file line (CSV, JSONL) or record number (Parquet) of the unit's last line, where
+    #: the unit is a part of a file (the planner counted it); None for a whole file
+    last_line: int | None = None
 
     def describe(self) -> str:
         """For messages: the unit and the file lines (or rows) it covers."""
-        what = "rows" if self.format == "parquet" else "lines"
-        if self.last_line is None:
-            where = "the whole file"
-        elif self.last_line < self.first_line:
-            where = f"no {what}"
-        else:
-            where = f"{what} {self.first_line}-{self.last_line}"
-        return f"unit {self.index} ({self.path}, {where})"
+        what = "rows" if self.unit.format == "parquet" else "lines"
+        where = "the whole file" if self.last_line is None else \
+            f"{what} {self.unit.first_line}-{self.last_line}"
+        return f"unit {self.index} ({self.unit.source}, {where})"
 
 
-def plan_units(paths: Sequence[str], fmt: str, unit_bytes: int = DEFAULT_UNIT_BYTES
-               ) -> list[Unit]:
-    """The work units over `paths`, in order; `fmt` is the input format of every path."""
-    units: list[Unit] = []
-    for file_index, path in enumerate(paths):
-        if fmt in ("csv", "jsonl"):
-            pieces = list(_text_pieces(path, fmt, unit_bytes))
-        elif fmt == "parquet":
-            pieces = list(_parquet_pieces(path, unit_bytes))
-        else:
-            pieces = []
+def plan_units(sources: Sequence[Source], unit_bytes: int = DEFAULT_UNIT_BYTES
+               ) -> list[PlannedUnit]:
+    """The work units over `sources`, in input order (local files are split; URLs not)."""
+    units: list[PlannedUnit] = []
+    for file_index, source in enumerate(sources):
+        pieces: list[tuple[Unit, int]] = []
+        if source.kind == "file" and source.format in ("csv", "jsonl"):
+            pieces = list(_text_pieces(source, unit_bytes))
+        elif source.kind == "file" and source.format == "parquet":
+            pieces = list(_parquet_pieces(source, unit_bytes))
         if len(pieces) <= 1:
-            units.append(Unit(len(units), path, file_index, fmt, "file",
-                              first_line=2 if fmt == "csv" else 1))
+            units.append(PlannedUnit(len(units), file_index, Unit(source.name, source.format)))
             continue
-        for piece in pieces:
-            units.append(Unit(len(units), path, file_index, fmt, piece.kind, piece.first_line,
-                              piece.last_line, piece.start, piece.stop, piece.row_groups))
+        for unit, last_line in pieces:
+            units.append(PlannedUnit(len(units), file_index, unit, last_line))
     return units
 
 
-@dataclass(frozen=True)
-class _Piece:
-    kind: str
-    first_line: int
-    last_line: int
-    start: int = 0
-    stop: int = 0
-    row_groups: tuple[int, ...] = ()
-
-
-def _text_pieces(path: str, fmt: str, unit_bytes: int) -> Iterator[_Piece]:
+def _text_pieces(source: Source, unit_bytes: int) -> Iterator[tuple[Unit, int]]:
     """Byte ranges of about `unit_bytes`, each ending just after a newline.
 
     Nothing is yielded for a file that fits in one unit, or for a CSV file with a
     newline inside quotes (found by quote parity: a newline after an odd number of
     quotes is inside a cell; doubled quotes inside cells keep the parity right)."""
+    path, fmt = source.name, source.format
     size = os.path.getsize(path)
     if size <= unit_bytes:
         return
@@ -132,15 +116,15 @@ def _text_pieces(path: str, fmt: str, unit_bytes: int) -> Iterator[_Piece]:
     total_lines = newlines + (0 if ends_with_newline else 1)
     bounds = [(c, n) for c, n in cuts if start < c < size] + [(size, total_lines)]
     for stop, lines_through in bounds:
-        yield _Piece("bytes", lines_before + 1, lines_through, start=start, stop=stop)
+        yield Unit(path, fmt, start=start, stop=stop, first_line=lines_before + 1), lines_through
         start, lines_before = stop, lines_through
 
 
-def _parquet_pieces(path: str, unit_bytes: int) -> Iterator[_Piece]:
+def _parquet_pieces(source: Source, unit_bytes: int) -> Iterator[tuple[Unit, int]]:
     """Runs of consecutive row groups of about `unit_bytes` (uncompressed), from the footer."""
     import pyarrow.parquet as pq
 
-    metadata = pq.ParquetFile(path).metadata
+    metadata = pq.ParquetFile(source.name).metadata
     group: list[int] = []
     group_bytes = 0
     first = 1
@@ -151,6 +135,6 @@ def _parquet_pieces(path: str, unit_bytes: int) -> Iterator[_Piece]:
         group_bytes += row_group.total_byte_size
         rows += row_group.num_rows
         if group_bytes >= unit_bytes or k == metadata.num_row_groups - 1:
-            yield _Piece("row_groups", first, rows, row_groups=tuple(group))
+            yield Unit(source.name, "parquet", first_line=first, row_groups=tuple(group)), rows
             first = rows + 1
             group, group_bytes = [], 0
