@@ -259,6 +259,8 @@ def test_without_distributed_scheduler_is_exit_2_with_the_install_line(
     (["--scheduler", "local:2"], "--out DIR"),
     (["--scheduler", "local:2", "--out", "o", "--fail-fast"], "--fail-fast"),
     (["--overwrite", "--out", "o.csv"], "--overwrite goes with --scheduler"),
+    (["--scheduler", "local:2", "--out", "o", "--format", "npz"],
+     "does not go with --scheduler"),
 ])
 def test_bad_cluster_options_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         options: list[str], message: str) -> None:
@@ -427,3 +429,48 @@ def test_parts_go_straight_to_an_object_store(tmp_path: Path, scheduler: str,
                     task=functools.partial(raise_on, 1))
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="results").get("Contents", [])]
     assert keys == []  # the old output went first (--overwrite), this run's parts after
+
+
+@pytest.mark.slow
+def test_an_unreadable_unit_is_exit_1_naming_it_with_nothing_committed(
+        tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Parquet file whose footer reads but whose pages do not: its unit fails, not a row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for k in range(3):
+        pq.write_table(pa.table({"x": np.arange(100.0) + k, "y": np.ones(100)}),
+                       tmp_path / f"in-{k}.parquet", compression="none")
+    broken = tmp_path / "in-1.parquet"
+    data = bytearray(broken.read_bytes())
+    data[4:60] = b"\xff" * 56  # the first page header, after the magic number
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    code, err = cli(capsys, "--points", tmp_path / "in-*.parquet", "--scheduler", scheduler,
+                    "--out", out)
+    assert code == 1
+    assert f"unit 1 ({broken}, the whole file) failed" in err
+    assert "Traceback" not in err
+    assert leftovers(out) == []
+
+
+@pytest.mark.slow
+def test_multi_unit_jsonl_equals_the_local_run(tmp_path: Path, scheduler: str) -> None:
+    points = tmp_path / "p.jsonl"
+    values = np.random.default_rng(3).normal(size=(3000, 2)).tolist()
+    rows = [f'{{"x": {x!r}, "y": {y!r}}}' for x, y in values]
+    rows[0] = '{"x": null, "y": 1}'  # the first record bad: the schema still has every column
+    points.write_text("\n".join(rows) + "\n")
+    local = tmp_path / "local.jsonl"
+    assert _run(["grad", EXPRESSION, "--points", str(points), "--out", str(local)]) == 1
+    out = tmp_path / "out"
+    assert run_cluster(scheduler, str(points), out, requested_format="jsonl",
+                       unit_bytes=20_000) == 1
+    manifest = json.loads((out / SUCCESS).read_text())
+    assert len(manifest["parts"]) > 3
+    assert manifest["parts"][1]["first_line"] == manifest["parts"][0]["last_line"] + 1
+    records = [line for p in manifest["parts"]
+               for line in (out / p["name"]).read_text().splitlines()]
+    assert records == local.read_text().splitlines()
+    assert [c["name"] for c in manifest["schema"]] == ["line", "value", "grad[x]", "grad[y]",
+                                                       "error"]

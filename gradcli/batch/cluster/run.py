@@ -39,11 +39,14 @@ class UnitFailedError(GradcliError):
 
 
 def part_format(out_dir: str, requested: str | None) -> str:
-    """--format if it names a part format, else the directory's extension, else Parquet."""
+    """--format if given, else the directory's extension, else Parquet."""
     if requested in ("json", "jsonl"):
         return "jsonl"
     if requested in PART_FORMATS:
         return requested
+    if requested is not None:
+        raise ArgumentError(f"--format {requested} does not go with --scheduler: parts are "
+                            "parquet, csv or jsonl", hint="e.g. --format parquet")
     extension = out_dir.rstrip("/").rsplit(".", 1)[-1].lower() if "." in out_dir else ""
     return extension if extension in PART_FORMATS else "parquet"
 
@@ -168,7 +171,8 @@ def _failure(unit: PlannedUnit, exc: BaseException) -> UnitFailedError:
             "it; nothing was committed",
             hint="run that part of the input without --scheduler to see what happens, or "
                  "give the workers more memory")
-    return UnitFailedError(f"{unit.describe()} failed: {type(exc).__name__}: {exc}; "
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    return UnitFailedError(f"{unit.describe()} failed: {type(exc).__name__}: {reason}; "
                            "nothing was committed")
 
 

@@ -59,10 +59,10 @@ def connect(address: str) -> Iterator[Any]:
 
     distributed = require_distributed()
     match = _LOCAL.match(address)
-    if match:
+    if match:  # its workers' own logs would repeat on stderr what the run reports
         cluster = distributed.LocalCluster(
             n_workers=int(match[1]), threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.ERROR)
+            dashboard_address=":0", silence_logs=logging.CRITICAL)
         try:
             with distributed.Client(cluster) as client:
                 yield client

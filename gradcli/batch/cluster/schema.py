@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from typing import IO
 
 Schema = tuple[tuple[str, str], ...]
 
 _TEXT_TYPES = {"line": "int64", "file": "int32", "error": "string"}
+_JSONL_SCAN = 1000  # records looked at for a good row
 
 
 def describe_part(path: str | IO[bytes], fmt: str) -> tuple[Schema, int | None]:
@@ -38,16 +40,23 @@ def describe_part(path: str | IO[bytes], fmt: str) -> tuple[Schema, int | None]:
             rows = csv.reader(f)
             names = next(rows, [])
             record = next(rows, None)
-            line = int(record[names.index("line")]) if record else None
-        else:
-            text = f.readline()
-            record = json.loads(text) if text.strip() else None
-            names = [*record] if record else []
-            line = int(record["line"]) if record else None
-    return tuple((name, _TEXT_TYPES.get(name, "float64")) for name in names), line
+            return _typed(names), int(record[names.index("line")]) if record else None
+        records = [json.loads(text) for text in itertools.islice(f, _JSONL_SCAN)
+                   if text.strip()]
+    if not records:
+        return (), None
+    # a good row's record has no `error`, a bad row's only `line` and `error`: the columns
+    # are the record keys of a good row, with `error` last
+    good = next((r for r in records if set(r) - {"file", "line", "error"}), records[0])
+    names = [k for k in good if k != "error"] + ["error"]
+    return _typed(names), int(records[0]["line"])
+
+
+def _typed(names: list[str]) -> Schema:
+    return tuple((name, _TEXT_TYPES.get(name, "float64")) for name in names)
 
 
 def widest(schemas: list[Schema]) -> Schema:
-    """The schema of the output: the widest of its parts' (a part of bad rows only may
-    lack result columns in JSONL, where a bad row's record has only `line` and `error`)."""
+    """The schema of the output: the widest of its parts' (a JSONL part whose first
+    records are all bad rows shows only `line` and `error`)."""
     return max(schemas, key=len, default=())
