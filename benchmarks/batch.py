@@ -33,7 +33,7 @@ import tempfile
 import numpy as np
 from timing import median_time
 
-from gradcli.batch.compute import BatchKernel
+from gradcli.batch.kernel import BatchKernel
 from gradcli.language import parse
 
 W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"

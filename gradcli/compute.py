@@ -42,7 +42,7 @@ from gradcli.steps import (
     seed_for,
 )
 
-__all__ = ["NotScalarError", "flat_labels"]  # batch.compute reads both from here
+__all__ = ["NotScalarError", "flat_labels"]  # batch.kernel reads both from here
 
 
 # -- commands ----------------------------------------------------------------------------

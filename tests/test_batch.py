@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradcli import compute
-from gradcli.batch.compute import chunk_columns
+from gradcli.batch.kernel import chunk_columns
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
 from gradcli.language import parse

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from gradcli.batch.compute import BatchKernel, chunk_columns
+from gradcli.batch.kernel import BatchKernel, chunk_columns
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
 from gradcli.cli.spec import compute_command

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcli.batch.compute import BatchKernel, chunk_columns
+from gradcli.batch.kernel import BatchKernel, chunk_columns
 from gradcli.language import parse
 
 SCALAR_TERMS = ["sin(x)", "x^2", "m[0]*x", "sum(m*m)", "mean(m)^2", "exp(m[1]-x)",

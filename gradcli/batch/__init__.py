@@ -1,5 +1,22 @@
 """Many points, one expression: point files in and out, chunking, vectorised runs."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
 DEFAULT_CHUNK = 65536
 """Points read, computed and written at a time. Big enough that every thread gets
 several replay blocks per chunk; small enough that memory stays in the tens of MB."""
+
+
+def compute(command: str, expression: str, points: Mapping[str, Any], *,
+            at: Mapping[str, Any] | None = None, wrt: Sequence[str] | None = None,
+            engine: str = "auto") -> dict[str, np.ndarray]:
+    """Values and derivatives at many points: see `gradcli.batch.api.compute`."""
+    from gradcli.batch.api import compute as run
+
+    return run(command, expression, points, at=at, wrt=wrt, engine=engine)

@@ -35,7 +35,7 @@ from typing import IO, Any, TextIO
 
 import numpy as np
 
-from gradcli.batch import DEFAULT_CHUNK
+from gradcli.batch import DEFAULT_CHUNK, engines
 from gradcli.batch.formats import PointFileError, output_format
 from gradcli.batch.output import TableWriter, make_writer, records_table, result_schema
 from gradcli.batch.points import Chunk, PointReader, open_reader
@@ -65,13 +65,17 @@ class BatchJob:
     strict: bool = False
     fail_fast: bool = False
     chunk_size: int = DEFAULT_CHUNK
+    #: numpy, compiled or auto (None: $GRADCLI_ENGINE, else auto); see batch.engines
+    engine: str | None = None
 
-    def kernel(self) -> Any:
-        from gradcli.batch.compute import BatchKernel
+    def kernel(self, points_hint: int | None = None) -> Any:
+        """The kernel; `points_hint`, the points expected in all, lets `auto` choose."""
+        from gradcli.batch.kernel import BatchKernel
         from gradcli.language.program import parse
 
         return BatchKernel(self.command, parse(self.expression), self.constants,
-                           list(self.wrt) if self.wrt is not None else None, self.mode)
+                           list(self.wrt) if self.wrt is not None else None, self.mode,
+                           engine=self.engine, points_hint=points_hint)
 
 
 @dataclass
@@ -184,7 +188,7 @@ def _stream(kernel: Any, chunks: Iterator[Chunk], sink: _Sink, counts: Counts, j
 
 def _probe(job: BatchJob, readers: Sequence[PointReader]) -> Any:
     """The result columns' names when no row computed: one point of zeros, if it runs."""
-    from gradcli.batch.compute import BatchKernel
+    from gradcli.batch.kernel import BatchKernel
     from gradcli.language.program import parse
 
     def names() -> list[str]:
@@ -262,11 +266,12 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
                chunk_size: int = DEFAULT_CHUNK, fail_fast: bool = False,
                strict: bool = False, quiet: bool = False,
                wrt: Sequence[str] | None = None, mode: str = "auto",
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
+               out: TextIO | None = None, err: TextIO | None = None,
+               engine: str | None = None) -> int:
     err = err or sys.stderr
     job = BatchJob(command, expression, dict(constants),
                    tuple(wrt) if wrt is not None else None, mode, strict, fail_fast,
-                   chunk_size)
+                   chunk_size, engines.requested(engine))
     program = _check_job(job)
     fmt_out = output_format(out_path, requested_format)
     specs = [points] if isinstance(points, str) else list(points)
@@ -283,7 +288,8 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
     progress = _Progress(sources, err) if not quiet and err.isatty() else None
     try:
         with terminations_unwind():
-            kernel = job.kernel()
+            kernel = job.kernel(_count_records(sources) if engines.may_compile(job.engine)
+                                else None)
             sink = _Sink(fmt_out, target, several, None)
             for index, source in enumerate(sources):
                 reader: PointReader = readers[index] or open_reader(

@@ -247,6 +247,10 @@ SCHEDULER = Option("--scheduler", metavar="ADDRESS",
                    help="With --points: run on a Dask cluster, tcp://host:8786 (default: "
                         "$DASK_SCHEDULER_ADDRESS), or local:N for N worker processes here; "
                         "--out is then a directory of part files. Needs gradcli[dask].")
+ENGINE = Option("--engine", choices=("auto", "numpy", "compiled"),
+                help="With --points: numpy (replayed numpy calls), compiled (one native loop; "
+                     "needs gradcli[fast]) or auto (default: compiled where the work repays "
+                     "it); also $GRADCLI_ENGINE.")
 OVERWRITE = Option("--overwrite", kind="flag", default=False,
                    help="With --scheduler: replace an earlier run's output directory.")
 OVER = Option("--over", kind="list", metavar="NAME=LO:HI", passed=True,
@@ -267,7 +271,8 @@ JOBS = Argument("jobs", "JOBS.jsonl",
                 "One job a line: a JSON object; - reads standard input.")
 
 _COMMON = (AT, FORMAT, PRECISION, STRICT)
-_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, SCHEDULER, OVERWRITE)
+_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, ENGINE, SCHEDULER,
+           OVERWRITE)
 #: with --points the format picks the records' file format (table means the default)
 _POINT_FORMAT = FORMAT.but(choices=tuple(dict.fromkeys(FORMATS + POINT_FORMATS)),
                            help="Output: table (for people), json or csv (for scripts); "

@@ -30,8 +30,8 @@ class OpDef:
 
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
                  "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
-                 "name", "nin", "note", "params", "prepare", "public", "sample", "signature",
-                 "vjp")
+                 "name", "nin", "note", "params", "prepare", "public", "sample", "scalar",
+                 "signature", "vjp")
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjp: tuple[VjpRule, ...] | VjpRule | None, jvp: JvpRule | None, *,
@@ -45,7 +45,8 @@ class OpDef:
                  moves: Callable[..., Any] | None = None,
                  prepare: Callable[..., Any] | None = None,
                  batch: Callable[..., Any] | None = None, core: str | None = None,
-                 group: str = "", aliases: tuple[str, ...] = ()):
+                 group: str = "", aliases: tuple[str, ...] = (),
+                 scalar: Callable[..., Any] | None = None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -82,6 +83,10 @@ class OpDef:
         self.group = group
         #: other names the language accepts for this op (ln for log, arcsin for asin)
         self.aliases = aliases
+        #: compiled plans: the forward written for numpy arrays of scalar symbols
+        #: (`gradcli.batch.scalar`), same signature as `forward`; None where `forward`
+        #: itself runs on such arrays (ufuncs, reshapes, sums, matmul do)
+        self.scalar = scalar
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -10,6 +10,13 @@ shapes of entry that most ops share, so each entry states only its maths:
   (broadcast over the reduced axes). VJP expand(g)*W, JVP sum(t*W).
 * `defop`: anything else, with its VJP and JVP written out.
 
+An entry may also give a `scalar` form, for compiled plans: the forward
+written for arrays of scalar symbols (`each` builds one from a function of
+single symbols). Most entries need none: their numpy forward runs on such
+arrays as it is (`gradcli.batch.symbols`), masks and `np.where` included.
+Only a forward that assigns through a boolean mask or into a float array
+needs one.
+
 Derivatives written once as Tensor code serve both modes: reverse mode calls
 them with graph-recording Tensors (so `create_graph` works), forward mode
 calls them on constants and multiplies the tangents by the result.
@@ -193,7 +200,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           backward: str | None = None, linear: Callable[..., Any] | None = None,
           moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
           core: str | None = None, group: str | None = None,
-          aliases: Sequence[str] = ()) -> OpDef:
+          aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -210,7 +217,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         public=public, method=method,
         signature=_signature(name, nin, params, input_names),
         differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
-        batch=batch, core=core,
+        batch=batch, core=core, scalar=scalar,
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
     )
     register(op)
@@ -251,12 +258,28 @@ def linear_jvp(linear: Callable[..., Any]) -> Callable[..., Any]:
     return jvp
 
 
+def each(scalar: Callable[..., Any], nin: int) -> Callable[..., np.ndarray]:
+    """An op's scalar form (see `OpDef.scalar`) from a function of single symbols.
+
+    It broadcasts like a ufunc. The symbols (`gradcli.batch.scalar.Scalar`) have
+    numpy's arithmetic and comparisons, `select(a, b)` for masks and `call(name)`
+    for the C library's functions (`x.call("erf")`); see that module."""
+    ufunc = np.frompyfunc(scalar, nin, 1)
+
+    def form(*arrays: Any) -> np.ndarray:
+        return np.asarray(ufunc(*arrays), dtype=object)
+
+    return form
+
+
 # -- the common shapes of entry -------------------------------------------------
 def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial | None, *,
           help: str, domain: str | None = None, sample: tuple[float, float] = (-2.0, 2.0),
-          note: str | None = None, **more: Any) -> OpDef:
+          note: str | None = None, scalar: Callable[..., Any] | None = None,
+          **more: Any) -> OpDef:
     """y = f(x) elementwise; `derivative(x, out)` is f'(x) in Tensor code (None: zero).
 
+    `scalar(x)`, where the forward cannot run on scalar symbols, is f of one symbol;
     `more` passes `group` and `aliases` on to `defop`."""
     if derivative is None:
         # piecewise constant (floor, sign, ...): PyTorch's gradient is zero everywhere
@@ -269,22 +292,27 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
                  domain=domain, sample=(sample,), note=note, method=True, linear=linear,
-                 batch=elementwise, **more)
+                 batch=elementwise, scalar=None if scalar is None else each(scalar, 1),
+                 **more)
 
 
 def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
            partials: tuple[Partial, Partial], *, help: str, domain: str | None = None,
            sample: tuple[tuple[float, float], tuple[float, float]] = ((-2, 2), (-2, 2)),
            note: str | None = None, inputs: Sequence[str] = ("x", "y"),
-           backward: str | None = None, **more: Any) -> OpDef:
-    """z = f(x, y) with numpy broadcasting; partials are (dz/dx, dz/dy)(x, y, out)."""
+           backward: str | None = None, scalar: Callable[..., Any] | None = None,
+           **more: Any) -> OpDef:
+    """z = f(x, y) with numpy broadcasting; partials are (dz/dx, dz/dy)(x, y, out).
+
+    `scalar(x, y)`, where the forward cannot run on scalar symbols, is f of two symbols."""
     dx, dy = partials
     vjp = (lambda g, out, x, y: g * dx(x, y, out), lambda g, out, x, y: g * dy(x, y, out))
     linear = lambda out, x, y: [evaluate(dx, x, y, out), evaluate(dy, x, y, out)]
     jvp = linear_jvp(linear)
     return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
                  domain=domain, sample=sample, note=note, broadcasting=True,
-                 inputs=inputs, backward=backward, linear=linear, batch=elementwise, **more)
+                 inputs=inputs, backward=backward, linear=linear, batch=elementwise,
+                 scalar=None if scalar is None else each(scalar, 2), **more)
 
 
 def canonical_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:

@@ -38,7 +38,8 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 unary("gelu", _gelu,
       lambda x, out: 0.5 * fn.erfc(-x * INV_SQRT2) + x * fn.exp(-0.5 * x * x) * INV_SQRT_2PI,
-      group=ACTIVATIONS, help="x * Phi(x), the exact (erf) form of GELU")
+      group=ACTIVATIONS, help="x * Phi(x), the exact (erf) form of GELU",
+      scalar=lambda x: 0.5 * x * (-x * INV_SQRT2).call("erfc"))
 
 
 def _silu(x: np.ndarray) -> np.ndarray:

@@ -117,9 +117,10 @@ unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a
 unary("relu", lambda x: np.maximum(x, 0.0), lambda x, out: const(x.data > 0),
       help="max(x, 0)", note="at x = 0 the derivative is 0, as in PyTorch", group="activations")
 unary("erf", special.erf, lambda x, out: TWO_OVER_SQRT_PI * fn.exp(-x * x),
-      help="error function", group="special functions")
+      help="error function", group="special functions", scalar=lambda x: x.call("erf"))
 unary("erfc", special.erfc, lambda x, out: -TWO_OVER_SQRT_PI * fn.exp(-x * x),
-      help="complementary error function, 1 - erf(x)", group="special functions")
+      help="complementary error function, 1 - erf(x)", group="special functions",
+      scalar=lambda x: x.call("erfc"))
 unary("floor", np.floor, None, help="largest integer <= x", sample=(0.1, 0.9),
       note="piecewise constant: derivative 0 everywhere, as in PyTorch")
 unary("ceil", np.ceil, None, help="smallest integer >= x", sample=(0.1, 0.9),

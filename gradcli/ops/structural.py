@@ -163,8 +163,9 @@ def canonical_index(index: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _scatter_add(g: np.ndarray, shape: tuple[int, ...], index: tuple[Any, ...]) -> np.ndarray:
-    out = np.zeros(shape)
+def _scatter_add(g: np.ndarray, shape: tuple[int, ...], index: tuple[Any, ...],
+                 dtype: Any = np.float64) -> np.ndarray:
+    out = np.full(shape, 0.0, dtype=dtype)
     if _is_basic(index):
         out[index] += g
     else:
@@ -206,6 +207,7 @@ defop("scatter_add", _scatter_add, batch=_scatter_batch,
       vjp=(lambda g, out, x, shape, index: fn.getitem(g, index),),
       jvp=_scatter_add_jvp, params=(("shape", ()), ("index", ())), kind="structural",
       moves=lambda shape, index: _scatter_move(shape, index) if _is_basic(index) else None,
+      scalar=lambda g, shape, index: _scatter_add(g, shape, index, dtype=object),
       public=False, help="zeros of a shape with x added at an index (the VJP of indexing)")
 
 def _getitem_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],

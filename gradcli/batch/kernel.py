@@ -11,10 +11,11 @@ the batched graph, all points at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli.batch import engines
 from gradcli.batch.plan import Plan, build_plan, padded
 from gradcli.batch.vectorise import evaluate_batched
 from gradcli.compute import NotScalarError, flat_labels
@@ -26,6 +27,9 @@ from gradcli.errors import ArgumentError, Span
 from gradcli.language.program import Program
 
 Columns = list[tuple[str, np.ndarray]]
+
+if TYPE_CHECKING:
+    from gradcli.batch.compiled import CompiledPlan
 
 
 def _value_columns(out: np.ndarray) -> Columns:
@@ -76,15 +80,18 @@ class BatchKernel:
     """One command on one program over many chunks of points.
 
     The first chunk is run through the engine with a recorder attached; the
-    recording becomes a `Plan` that later chunks replay (see `batch.plan`).
-    Where a recording cannot be replayed (a rule built a mask from its
-    inputs' data, or too many backward passes), every chunk goes through the
-    engine instead: slower, same results.
+    recording becomes a `Plan` that later chunks replay (see `batch.plan`), or
+    that the compiled back end turns into one native loop (`batch.compiled`;
+    `engine` and `points_hint`, the expected number of points in all, choose,
+    see `batch.engines`). Where a recording cannot be replayed (a rule built a
+    mask from its inputs' data, or too many backward passes), every chunk goes
+    through the engine instead: slower, same results.
     """
 
     def __init__(self, command: str, program: Program, constants: Mapping[str, Any],
                  wrt: Sequence[str] | None = None, mode: str = "auto",
-                 block: int = DEFAULT_BLOCK, replay: bool = True):
+                 block: int = DEFAULT_BLOCK, replay: bool = True, engine: str | None = None,
+                 points_hint: int | None = None):
         if mode not in ("auto", "forward", "reverse"):
             raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
         self.command = command
@@ -96,6 +103,13 @@ class BatchKernel:
         self.replay = replay
         self._compiled: dict[Any, tuple[Plan, Assemble] | None] = {}
         self.replayed = False  # whether the last chunk came from a plan (for tests)
+        self.engine = engines.requested(engine)
+        self.points_hint = points_hint
+        self._fused: dict[Any, CompiledPlan | None] = {}
+        #: the back end that computed the last chunk: "compiled", "numpy" or "engine"
+        self.engine_used = ""
+        #: where its compiled kernel came from: "compiled", "disk cache" or "memory"
+        self.compiled_from: str | None = None
 
     def _chosen(self, points: Mapping[str, np.ndarray]) -> list[str]:
         chosen = list(self.wrt) if self.wrt is not None else [
@@ -112,6 +126,15 @@ class BatchKernel:
         names = list(points)
         size = points[names[0]].shape[0]
         key = tuple((n, points[n].shape[1:]) for n in names)
+        if self.replay and size > 0 and self.engine != "numpy":
+            if key not in self._fused:
+                self._fused[key] = self._fuse(points, chosen)
+            fused = self._fused[key]
+            if fused is not None:
+                self.replayed = True
+                self.engine_used = "compiled"
+                self.compiled_from = fused.kernel.source
+                return fused.columns([points[n] for n in names], size)
         expected = None
         if self.replay and size > 0 and key not in self._compiled:
             compiled = self._compile(points, chosen)
@@ -126,20 +149,36 @@ class BatchKernel:
             if expected is None or all(_agrees(a[:len(e)], e)
                                        for a, e in zip(arrays, expected, strict=True)):
                 self.replayed = True
+                self.engine_used = "numpy"
                 return assemble(arrays, size)
             self._compiled[key] = None
         self.replayed = False
+        self.engine_used = "engine"
         return _eager_columns(self.command, self.program, points, self.constants, chosen,
                               self.mode)
 
-    def _compile(self, points: Mapping[str, np.ndarray], chosen: list[str]
-                 ) -> tuple[Plan, Assemble, list[np.ndarray]] | None:
+    def _fuse(self, points: Mapping[str, np.ndarray], chosen: list[str]
+              ) -> CompiledPlan | None:
+        """The compiled plan, where the engine choice asks for one and the plan allows it."""
+        work = self.points_hint or next(iter(points.values())).shape[0]
+        if self.engine == "auto" and not (
+                engines.compiled_available() and engines.worth_compiling(work, 1)):
+            return None
+        from gradcli.batch import compiled
+
+        decide = None if self.engine == "compiled" else \
+            lambda steps: engines.worth_compiling(work, steps)
+        return compiled.build(lambda block: self._compile(points, chosen, block), points,
+                              decide)
+
+    def _compile(self, points: Mapping[str, np.ndarray], chosen: list[str],
+                 block: int | None = None) -> tuple[Plan, Assemble, list[np.ndarray]] | None:
         """A plan recorded on this chunk's first block reversed, and what it must give.
 
         Returns the recorded outputs, put back in the chunk's order, to check the
         plan against on the chunk itself."""
         size = next(iter(points.values())).shape[0]
-        block = max(1, min(self.block, size))
+        block = max(1, min(self.block, size)) if block is None else block
         differentiate = self.command != "eval"
         leaves = {n: Tensor(padded(np.asarray(v[:block], dtype=np.float64), block)[::-1],
                             requires_grad=differentiate and n in chosen)

@@ -1,0 +1,62 @@
+"""The compiled back end: one recorded plan, one native loop over every point.
+
+The same recording the numpy replay uses (`kernel.record_plan`), made on a
+block of two points, is lowered to LLVM IR (`lower`) and compiled or loaded
+from the cache (`jit`). Before it is trusted, the kernel is run on the two
+recorded points and must agree with the engine's own values; any plan that
+cannot be lowered or does not agree is left to the numpy replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradcli.batch.scalar import NotCompilable
+
+Columns = list[tuple[str, np.ndarray]]
+
+
+class CompiledPlan:
+    """A loaded kernel and the function that names its outputs as columns."""
+
+    def __init__(self, kernel: Any, assemble: Callable[[list[np.ndarray], int], Columns],
+                 steps: int):
+        self.kernel = kernel
+        self.assemble = assemble
+        self.steps = steps
+
+    def columns(self, arrays: Sequence[np.ndarray], size: int) -> Columns:
+        return self.assemble(self.kernel.run(arrays, size), size)
+
+
+def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
+          decide: Callable[[int], bool] | None = None) -> CompiledPlan | None:
+    """The compiled plan for these points' shapes, or None (numpy replay).
+
+    `record(block)` is the kernel's recording at a block size; `decide(steps)`,
+    if given, may still decline once the plan's length is known."""
+    from gradcli.batch import jit
+    from gradcli.batch.lower import lower
+
+    recorded = record(2)
+    if recorded is None:
+        return None
+    plan, assemble, expected = recorded
+    if decide is not None and not decide(len(plan.steps)):
+        return None
+    names = list(points)
+    try:
+        lowered = lower(plan, [tuple(points[n].shape[1:]) for n in names])
+    except NotCompilable:
+        return None
+    kernel = jit.load(lowered)
+    count = len(expected[0]) if expected else 0
+    sample = kernel.run([np.asarray(points[n][:count], dtype=np.float64) for n in names], count)
+    from gradcli.batch.kernel import _agrees
+
+    if not all(_agrees(s, e) for s, e in zip(sample, expected, strict=True)):
+        return None
+    return CompiledPlan(kernel, assemble, len(plan.steps))
