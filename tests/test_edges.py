@@ -295,3 +295,53 @@ def test_invalid_utf8_from_a_real_stdin_is_clean():
                            "eval", "-", "x=1"], input=b"x + \xff1", capture_output=True)
     assert done.returncode == 2 and b"Traceback" not in done.stderr
     assert b"unexpected byte 0xff" in done.stderr
+
+
+# -- stack and concatenate ----------------------------------------------------------------------
+def test_stack_of_a_list_along_axis_1_has_numpys_shape():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    result = compute.evaluate("stack([a, b], axis=1)", {"a": a, "b": b})
+    np.testing.assert_array_equal(result.value, np.stack([a, b], axis=1))
+    separate = compute.evaluate("stack(a, b, axis=1)", {"a": a, "b": b})
+    np.testing.assert_array_equal(separate.value, np.stack([a, b], axis=1))
+
+
+def test_concatenate_takes_a_list_or_separate_arguments():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0])
+    for expression in ("concatenate([a, b])", "concatenate(a, b)"):
+        result = compute.gradient(f"sum({expression} * arange(5))", {"a": a, "b": b})
+        np.testing.assert_array_equal(result.value, np.arange(5) @ np.concatenate([a, b]))
+        np.testing.assert_array_equal(result.gradient["a"], [0.0, 1.0])
+        np.testing.assert_array_equal(result.gradient["b"], [2.0, 3.0, 4.0])
+
+
+def test_stack_and_concatenate_of_a_list_over_many_points(capsys, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text('x\n"[1,2]"\n"[3,4]"\n')
+    code, out, err = run(capsys, "eval", "stack([x, 2*x], axis=1)", "--points", str(points),
+                         "--format", "jsonl")
+    assert code == 0, err
+    code, out, err = run(capsys, "jacobian", "concatenate([x, 2*x])", "--points", str(points))
+    assert code == 0, err
+
+
+# -- errors in the user's words ----------------------------------------------------------------
+def test_errors_never_name_internal_ops_the_user_did_not_call(capsys):
+    code, _, err = run(capsys, "eval", "concatenate([x, y], axis=1)", "x=[1,2]", "y=[1,2,3]")
+    assert code == 2 and "stack" not in err
+    code, _, err = run(capsys, "eval", "[x, y]", "x=[1,2]", "y=[1,2,3]")
+    assert code == 2 and "stack" not in err and "the list [x, y]" in err
+    code, _, err = run(capsys, "eval", "x + [1, 2, 3]", "x=[1,2]")
+    assert code == 2 and "add" not in err and "'+'" in err
+    code, _, err = run(capsys, "eval", "2[1, 2]", "x=1")
+    assert code == 2 and "getitem" not in err
+
+
+def test_errors_never_show_batch_internal_shapes(capsys, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text('x\n"[1,2,3,4,5]"\n"[1,2,3,4,5]"\n"[1,2,3,4,5]"\n')
+    for expression in ("x @ ones(3, 3)", "x + [1, 2]", "stack([x, ones(2)])"):
+        code, _, err = run(capsys, "eval", expression, "--points", str(points))
+        assert code == 2, err
+        assert "(3, 1, 5)" not in err and "(3, 5)" not in err, err
+        assert "(5,)" in err, err

@@ -128,6 +128,8 @@ class Builder:
         self.free: dict[str, int] = {}
         self.first_use: dict[str, Span] = {}
         self.assigned: dict[str, int] = {}
+        #: list literals by register: their elements (a call may take them as its list)
+        self.literals: dict[int, tuple[Ref, ...]] = {}
 
     def _emit(self, instruction: Instruction) -> Ref:
         self.instructions.append(instruction)
@@ -160,7 +162,9 @@ class Builder:
     def array(self, c: list[Any]) -> Ref:
         elements = tuple(x for x in c if isinstance(x, Ref))
         span = _join(c[0], c[-1])
-        return self._op("stack", elements, span, span)
+        ref = self._op("stack", elements, span, span)
+        self.literals[ref.reg] = elements
+        return ref
 
     # -- operators ---------------------------------------------------------------
     def _binary(self, name: str, c: list[Any]) -> Ref:
@@ -269,12 +273,29 @@ class Builder:
             hint = f"{name} is a variable: write {name}*(...) for a product"
         raise UnknownFunctionError(f"unknown function '{name}'", span=_tspan(token), hint=hint)
 
+    def _list_argument(self, positional: list[Ref]) -> list[Ref]:
+        """stack([a, b]) and stack(a, b) are the same call: a list literal written as the
+        only argument gives its elements. The literal's own instruction then becomes an
+        alias of its first element, so it is never evaluated (and never fails) by itself."""
+        if len(positional) != 1:
+            return positional
+        reg, span = positional[0]
+        elements = self.literals.get(reg)
+        literal = self.instructions[reg]
+        if elements is None or span != literal.span:  # a name or a bracketed list: a tensor
+            return positional
+        first = self.instructions[elements[0].reg]
+        self.instructions[reg] = Instruction("alias", first.span, args=(elements[0].reg,),
+                                             label=first.label)
+        del self.literals[reg]
+        return list(elements)
+
     def _bind_call(self, op: OpDef, positional: list[Ref], keywords: list[Keyword],
                    span: Span, name_span: Span) -> Instruction:
         usage = f"usage: {op.signature}" + (f"  ({op.help})" if op.help else "")
         names = op.param_names
         if op.nin < 0:
-            tensors, extra = positional, []
+            tensors, extra = self._list_argument(positional), []
             if not tensors:
                 raise ArgumentError(f"{op.name} needs at least one argument", span=span,
                                     hint=f"usage: {op.name}(a, b, ..., axis=0)")

@@ -14,6 +14,7 @@ Values that do not depend on the points stay unbatched and broadcast.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -199,6 +200,10 @@ class Program:
                     flag = instruction.value in batched
                 if value.label is None and value.is_leaf:
                     value.label = instruction.value
+            elif kind == "alias":  # a list literal a call took apart (builder._list_argument)
+                value = values[instruction.args[0]]
+                if flags is not None:
+                    flag = flags[instruction.args[0]]
             elif flags is not None and any(flags[r] for r in instruction.args):
                 value = self._apply_batched(instruction, values, flags)
                 flag = True
@@ -245,7 +250,7 @@ class Program:
                 return function(tensors, **keywords)
             return function(*tensors, **keywords)
         except GradcliError as exc:
-            _place(exc, instruction, op.signature, self.text)
+            _place(exc, instruction, op, self.text)
             raise
 
     def _refuse_batched_settings(self, instruction: Instruction) -> None:
@@ -269,8 +274,30 @@ class Program:
             inputs, params = BINDERS[op.name]([tensors] if op.nin < 0 else tensors, keywords)
             return apply_batched(op, inputs, tuple(flags[r] for r in instruction.args), params)
         except GradcliError as exc:
-            _place(exc, instruction, op.signature, self.text)
-            raise
+            # the batched shapes, such as (3, 1, 5), are ours, not the user's: the same op
+            # at the first point says what went wrong in the user's shapes
+            error = self._at_first_point(instruction, tensors, keywords, flags) or exc
+            _place(error, instruction, op, self.text)
+            if error is exc:
+                raise
+            raise error from None
+
+    def _at_first_point(self, instruction: Instruction, tensors: list[Tensor],
+                        keywords: dict[str, Tensor], flags: list[bool]) -> GradcliError | None:
+        """The error the op raises at the first point alone, if it raises one there."""
+        point = []
+        for t, r in zip(tensors, instruction.args, strict=True):
+            if flags[r] and not t.shape[0]:
+                return None
+            point.append(Tensor._wrap(t.data[0]) if flags[r] else t.detach())
+        function = getattr(fn, instruction.op or "")
+        try:
+            with np.errstate(all="ignore"):
+                function(point, **keywords) if OPS[instruction.op or ""].nin < 0 else \
+                    function(*point, **keywords)
+        except GradcliError as error:
+            return error
+        return None
 
     def _index(self, instruction: Instruction, values: list[Tensor],
                flags: list[bool] | None = None) -> Tensor:
@@ -295,6 +322,9 @@ class Program:
                                      {"index": canonical_index(tuple(items))})
             return base[tuple(items)]
         except GradcliError as exc:
+            if exc.message.startswith(f"{GETITEM.name}:"):  # indexing is not called by name
+                exc.message = "indexing" + exc.message[len(GETITEM.name):]
+                exc.args = (exc.message,)
             if exc.span is None:
                 exc.span = instruction.op_span
             if exc.hint is None:
@@ -329,14 +359,38 @@ def source_label(text: str, span: Span) -> str:
     return text[span.start:span.start + half] + "…" + text[span.end - half:span.end]
 
 
-def _place(exc: GradcliError, instruction: Instruction, signature: str, text: str) -> None:
-    """Point an op's error at the call in the source, with the op's usage."""
+def _place(exc: GradcliError, instruction: Instruction, op: Any, text: str) -> None:
+    """Point an op's error at the call in the source, in the words the user wrote.
+
+    An op's own messages start with its name ("stack: ..."); where the user wrote
+    something else (a list [a, b], an operator such as +), that is named instead,
+    and the usage hint is only given for a call by name."""
     if isinstance(exc, ResourceLimitError) and exc.span is None:
         exc.about(source_label(text, instruction.span))
+    written, by_name = _written_as(instruction, text)
+    if written != op.name and exc.message.startswith(f"{op.name}:"):
+        exc.message = written + exc.message[len(op.name):]
+        exc.args = (exc.message,)
     if exc.span is None:
         exc.span = instruction.op_span or instruction.span
-    if exc.hint is None and signature:
-        exc.hint = f"usage: {signature}"
+    if exc.hint is None and op.signature and by_name:
+        exc.hint = f"usage: {op.signature}"
+
+
+_CALL = re.compile(r"[^\W\d]\w*\s*\(")
+
+
+def _written_as(instruction: Instruction, text: str) -> tuple[str, bool]:
+    """How the user wrote an op, and whether as a call by name."""
+    span, op_span = instruction.span, instruction.op_span
+    source = text[span.start:span.end]
+    if source.startswith("["):
+        return f"the list {source_label(text, span)}", False
+    if _CALL.match(source):
+        return source[:source.index("(")].strip(), True
+    if op_span is not None and op_span != span and op_span.end > op_span.start:
+        return f"'{text[op_span.start:op_span.end]}'", False
+    return source_label(text, span), False
 
 
 def _index_value(t: Tensor) -> Any:

@@ -214,7 +214,7 @@ def _filled(ts: list[Any], xs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
 defop("stack", lambda *xs, axis: np.stack(xs, axis=axis), vjp=_stack_vjp,
       jvp=lambda ts, out, *xs, axis: np.stack(_filled(ts, xs), axis=axis + 1),
       nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare, batch=_join_batch,
-      help="join same-shaped tensors along a new axis")
+      help="join same-shaped tensors along a new axis: stack([a, b], axis=0) or stack(a, b)")
 
 
 def _concat_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
@@ -236,7 +236,8 @@ def _concat_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
 defop("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
       jvp=lambda ts, out, *xs, axis: np.concatenate(_filled(ts, xs), axis=axis + 1),
       nin=-1, params=(("axis", 0),), kind="array", prepare=_concat_prepare, batch=_join_batch,
-      help="join tensors end to end along an existing axis")
+      help="join tensors end to end along an existing axis: concatenate([a, b]) or "
+           "concatenate(a, b)")
 
 
 # -- softmax family -------------------------------------------------------------------
