@@ -474,3 +474,37 @@ def test_multi_unit_jsonl_equals_the_local_run(tmp_path: Path, scheduler: str) -
     assert records == local.read_text().splitlines()
     assert [c["name"] for c in manifest["schema"]] == ["line", "value", "grad[x]", "grad[y]",
                                                        "error"]
+
+
+@pytest.mark.slow
+def test_dask_scheduler_address_picks_the_cluster_without_the_option(
+        tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 200)
+    reference = local_csv(tmp_path, points)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", scheduler)
+    code, err = cli(capsys, "--points", points, "--out", tmp_path / "out", "--format", "csv")
+    assert code == 0, err
+    assert parts_csv(tmp_path / "out") == reference
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_exit_2_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from gradcli.batch.cluster import scheduler as connecting
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setattr(connecting, "CONNECT_TIMEOUT", "1s")
+    points = tmp_path / "p.csv"
+    write_csv(points, 20)
+    code, err = cli(capsys, "--points", points, "--out", tmp_path / "out", "--scheduler",
+                    f"tcp://127.0.0.1:{port}")
+    assert code == 2
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in err
+    assert leftovers(tmp_path) == ["p.csv"]

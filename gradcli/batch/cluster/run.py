@@ -103,7 +103,8 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
         for index, source in enumerate(sources):
             err.write(f"file {index}: {source.name}\n")
     err.write(f"rows read: {totals['rows']}, computed: {totals['computed']}, failed: "
-              f"{totals['failed']}\nwrote {len(units)} parts and {SUCCESS} to {out_dir}\n")
+              f"{totals['failed']}\nwrote {len(units)} part{'s' * (len(units) != 1)} and "
+              f"{SUCCESS} to {out_dir}\n")
     return EXIT_NOT_GOOD if totals["failed"] else EXIT_OK
 
 

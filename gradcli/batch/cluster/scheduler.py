@@ -17,6 +17,8 @@ from typing import Any
 from gradcli.errors import GradcliError
 
 INSTALL_LINE = "pip install 'gradcli[dask]'"
+CONNECT_TIMEOUT = "10s"
+"""How long to keep trying to reach a scheduler before giving up (exit 2)."""
 _LOCAL = re.compile(r"^local:(\d+)$")
 
 
@@ -70,7 +72,7 @@ def connect(address: str) -> Iterator[Any]:
             cluster.close()
         return
     try:
-        client = distributed.Client(address, timeout="10s")
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {address}: {exc}",
                              hint="check the address (tcp://host:8786) and that the "
