@@ -4,21 +4,27 @@ W1: the Jacobian of [cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)] over (a, b).
 W2: the gradient of sum_i exp(-x_i^2)*sin(3*x_i) + log(1 + x_i^2) + sum_i x_i*x_{i+1}
     over ten scalar variables x0 ... x9.
 
-Two ratios each, measured in the same run (medians):
+Measured in the same run (medians; the commands of one workload run in turn):
 * engine: gradcli's batched pass (values and derivatives, chunk by chunk) against
   plain numpy evaluating the same function once, without derivatives.
   Targets: <= 0.6 on W1, <= 0.75 on W2.
-* CLI: `gradcli ... --points in.csv --out out.csv` against a script that reads the
-  CSV with numpy.loadtxt, evaluates the function with numpy and writes it with
-  numpy.savetxt. Target: below 1.
+* CLI, CSV to CSV: `gradcli ... --points in.csv --out out.csv` against a script that
+  reads the CSV with numpy.loadtxt, evaluates the function (no derivatives) and writes
+  it with numpy.savetxt. Target: <= 0.35.
+* CLI, CSV to CSV and Parquet to Parquet, against a pyarrow script that reads the
+  points, computes the same value and derivative columns from closed forms with numpy
+  and writes them with pyarrow. Target: <= 1.2.
+* Peak resident memory of W1 at 10,000,000 rows, CSV to CSV and Parquet to Parquet
+  (getrusage of the child process). Target: < 500 MB.
 
 Dask (`dask_section`): `--scheduler local:2` against the single-process run over
 10,000,000 points in 20 Parquet files, the same command otherwise; and the fixed
 cost of a cluster run (start-up and shutdown of the LocalCluster, measured on a
 one-file, 1,000-point input).
 
-Run: python benchmarks/batch.py [--points N] [--cli-points N] [--repeats R]
-                                [--dask-points N (0: skip)] [--dask-files F]
+Run: python benchmarks/batch.py [--points N] [--cli-points N] [--rss-points N]
+     [--repeats R] [--dask-points N (0: skip)] [--dask-files F]
+     [--only engine|cli|rss|dask]
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 from timing import median_time
@@ -73,60 +81,123 @@ W2_BODY = ("xs = [data[:, i] for i in range(10)]\n"
            "result = sum(np.exp(-x**2)*np.sin(3*x) + np.log(1 + x**2) for x in xs)"
            " + sum(xs[i]*xs[i+1] for i in range(9))")
 
+# The same columns gradcli writes (values and derivatives, from closed forms), read and
+# written with pyarrow: what a careful hand-written Arrow pipeline costs.
+ARROW_SCRIPT = """
+import sys, numpy as np, pyarrow as pa
+fmt = sys.argv[3]
+if fmt == "csv":
+    import pyarrow.csv as pacsv
+    table = pacsv.read_csv(sys.argv[1])
+else:
+    import pyarrow.parquet as pq
+    table = pq.read_table(sys.argv[1])
+cols = {{n: table.column(n).to_numpy() for n in table.column_names}}
+{body}
+out = pa.table({{"line": np.arange(1, len(next(iter(cols.values()))) + 1), **result}})
+if fmt == "csv":
+    pacsv.write_csv(out, sys.argv[2])
+else:
+    pq.write_table(out, sys.argv[2])
+"""
+W1_CLOSED = """a, b = cols["a"], cols["b"]
+s, c, s2, c2 = np.sin(a), np.cos(a), np.sin(a + b), np.cos(a + b)
+result = {"value[0]": c + 0.5*c2, "value[1]": s + 0.5*s2,
+          "jac[f[0],a]": -s - 0.5*s2, "jac[f[0],b]": -0.5*s2,
+          "jac[f[1],a]": c + 0.5*c2, "jac[f[1],b]": 0.5*c2}"""
+W2_CLOSED = """xs = [cols[f"x{i}"] for i in range(10)]
+value = sum(np.exp(-x**2)*np.sin(3*x) + np.log(1 + x**2) for x in xs)
+value = value + sum(xs[i]*xs[i+1] for i in range(9))
+result = {"value": value}
+for i, x in enumerate(xs):
+    g = np.exp(-x**2)*(3*np.cos(3*x) - 2*x*np.sin(3*x)) + 2*x/(1 + x**2)
+    if i > 0:
+        g = g + xs[i - 1]
+    if i < 9:
+        g = g + xs[i + 1]
+    result[f"grad[x{i}]"] = g"""
+
+PEAK_RSS = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, capture_output=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
 
 def _quietly(command: list[str]) -> None:
     subprocess.run(command, check=False, capture_output=True)
+
+
+def _alternating(commands: list[list[str]], repeats: int) -> list[float]:
+    """Median seconds of each command, run in turn so that machine noise hits all alike."""
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeats):
+        for k, command in enumerate(commands):
+            start = time.perf_counter()
+            _quietly(command)
+            times[k].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def _write_points(path: str, data: np.ndarray, names: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({n: data[:, k] for k, n in enumerate(names)})
+    if path.endswith(".parquet"):
+        pq.write_table(table, path)
+    else:
+        import polars as pl
+
+        pl.from_arrow(table).write_csv(path)  # type: ignore[union-attr]
+
+
+def _peak_rss_mb(command: list[str]) -> float:
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout.strip()) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--cli-points", type=int, default=1_000_000)
+    parser.add_argument("--rss-points", type=int, default=10_000_000,
+                        help="rows for the peak-memory runs (0: skip them)")
     parser.add_argument("--chunk", type=int, default=65536)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dask-points", type=int, default=10_000_000)
     parser.add_argument("--dask-files", type=int, default=20)
+    parser.add_argument("--only", choices=("engine", "cli", "rss", "dask"), default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     workloads = [
-        ("W1", "jacobian", W1, ["a", "b"], w1_numpy, W1_BODY),
-        ("W2", "grad", W2, [f"x{i}" for i in range(10)], w2_numpy, W2_BODY),
+        ("W1", "jacobian", W1, ["a", "b"], w1_numpy, W1_BODY, W1_CLOSED),
+        ("W2", "grad", W2, [f"x{i}" for i in range(10)], w2_numpy, W2_BODY, W2_CLOSED),
     ]
-    print(f"engine: {args.points:,} points, chunks of {args.chunk}; medians of {args.repeats}")
-    print(f"{'':4} {'gradcli s':>10} {'numpy forward s':>16} {'ratio':>7} {'target':>7}")
-    for name, command, text, variables, reference, _ in workloads:
-        columns = {v: rng.uniform(-1.5, 1.5, args.points) for v in variables}
-        ours = median_time(lambda c=command, t=text, p=columns: engine(c, t, p, args.chunk),
-                           args.repeats)
-        plain = median_time(lambda r=reference, p=columns: r(p), args.repeats)
-        target = 0.6 if name == "W1" else 0.75
-        verdict = "ok" if ours / plain <= target else "MISS"
-        print(f"{name:4} {ours:>10.3f} {plain:>16.3f} {ours / plain:>7.2f} {target:>7} "
-              f"{verdict}")
-
-    entry = shutil.which("gradcli", path=os.path.dirname(sys.executable)) or "gradcli"
-    print(f"\nCLI end to end, CSV to CSV: {args.cli_points:,} points; medians of "
-          f"{args.repeats}")
-    print(f"{'':4} {'gradcli s':>10} {'numpy script s':>15} {'ratio':>7} {'target':>7}")
-    with tempfile.TemporaryDirectory() as folder:
-        for name, command, text, variables, _, body in workloads:
-            points = os.path.join(folder, f"{name}.csv")
-            data = rng.uniform(-1.5, 1.5, (args.cli_points, len(variables)))
-            np.savetxt(points, data, delimiter=",", fmt="%.17g", header=",".join(variables),
-                       comments="")
-            script = os.path.join(folder, f"{name}.py")
-            with open(script, "w") as f:
-                f.write(NUMPY_SCRIPT.format(body=body))
-            ours_cmd = [entry, command, text, "--points", points, "--out",
-                        os.path.join(folder, f"{name}-out.csv"), "--quiet"]
-            numpy_cmd = [sys.executable, script, points, os.path.join(folder, f"{name}-np.csv")]
-            ours = median_time(lambda c=ours_cmd: _quietly(c), args.repeats)
-            plain = median_time(lambda c=numpy_cmd: _quietly(c), args.repeats)
-            verdict = "ok" if ours < plain else "MISS"
-            print(f"{name:4} {ours:>10.3f} {plain:>15.3f} {ours / plain:>7.2f} {'< 1':>7} "
+    if args.only in (None, "engine"):
+        print(f"engine: {args.points:,} points, chunks of {args.chunk}; medians of "
+              f"{args.repeats}")
+        print(f"{'':4} {'gradcli s':>10} {'numpy forward s':>16} {'ratio':>7} {'target':>7}")
+        for name, command, text, variables, reference, *_ in workloads:
+            columns = {v: rng.uniform(-1.5, 1.5, args.points) for v in variables}
+            ours = median_time(lambda c=command, t=text, p=columns: engine(c, t, p, args.chunk),
+                               args.repeats)
+            plain = median_time(lambda r=reference, p=columns: r(p), args.repeats)
+            target = 0.6 if name == "W1" else 0.75
+            verdict = "ok" if ours / plain <= target else "MISS"
+            print(f"{name:4} {ours:>10.3f} {plain:>16.3f} {ours / plain:>7.2f} {target:>7} "
                   f"{verdict}")
-    if args.dask_points:
+    entry = shutil.which("gradcli", path=os.path.dirname(sys.executable)) or "gradcli"
+    with tempfile.TemporaryDirectory() as folder:
+        if args.only in (None, "cli"):
+            _cli(args, rng, workloads, entry, folder)
+        if args.only in (None, "rss") and args.rss_points:
+            _rss(args, rng, entry, folder)
+    if args.only in (None, "dask") and args.dask_points:
         dask_section(entry, args.dask_points, args.dask_files, args.repeats)
+
+
 
 
 def _parquet_inputs(folder: str, rows: int, files: int) -> str:
@@ -170,6 +241,69 @@ def dask_section(entry: str, rows: int, files: int, repeats: int) -> None:
     print(f"{f'{rows:,}':>12} {big[0]:>9.3f} {big[1]:>10.3f} {big[1] / big[0]:>7.2f}")
     print(f"{'1,000':>12} {small[0]:>9.3f} {small[1]:>10.3f}   fixed cost of a cluster run: "
           f"{small[1] - small[0]:.2f} s (LocalCluster start-up and shutdown)")
+
+
+def _cli(args: argparse.Namespace, rng: np.random.Generator, workloads: list, entry: str,
+         folder: str) -> None:
+    print(f"\nCLI end to end: {args.cli_points:,} points; each command run in turn, medians "
+          f"of {args.repeats}; ratios within the run")
+    print(f"{'':4} {'':16} {'gradcli s':>10} {'reference s':>12} {'ratio':>7} {'target':>7}")
+    for name, command, text, variables, _, body, closed in workloads:
+        data = rng.uniform(-1.5, 1.5, (args.cli_points, len(variables)))
+        csv_in = os.path.join(folder, f"{name}.csv")
+        parquet_in = os.path.join(folder, f"{name}.parquet")
+        np.savetxt(csv_in, data, delimiter=",", fmt="%.17g", header=",".join(variables),
+                   comments="")
+        _write_points(parquet_in, data, variables)
+        scripts = {}
+        for label, code in (("numpy", NUMPY_SCRIPT.format(body=body)),
+                            ("arrow", ARROW_SCRIPT.format(body=closed))):
+            scripts[label] = os.path.join(folder, f"{name}-{label}.py")
+            with open(scripts[label], "w") as f:
+                f.write(code)
+        out = os.path.join(folder, f"{name}-out")
+        ours_csv = [entry, command, text, "--points", csv_in, "--out", out + ".csv", "--quiet"]
+        ours_parquet = [entry, command, text, "--points", parquet_in, "--out",
+                        out + ".parquet", "--quiet"]
+        numpy_csv = [sys.executable, scripts["numpy"], csv_in, out + "-np.csv"]
+        arrow_csv = [sys.executable, scripts["arrow"], csv_in, out + "-pa.csv", "csv"]
+        arrow_parquet = [sys.executable, scripts["arrow"], parquet_in, out + "-pa.parquet",
+                         "parquet"]
+        times = _alternating([ours_csv, numpy_csv, arrow_csv, ours_parquet, arrow_parquet],
+                             args.repeats)
+        rows = [("CSV->CSV", times[0], times[1], "numpy loadtxt", 0.35),
+                ("CSV->CSV", times[0], times[2], "pyarrow script", 1.2),
+                ("Parquet->Parquet", times[3], times[4], "pyarrow script", 1.2)]
+        for label, ours, reference, against, target in rows:
+            verdict = "ok" if ours / reference <= target else "MISS"
+            print(f"{name:4} {label:16} {ours:>10.3f} {reference:>12.3f} "
+                  f"{ours / reference:>7.2f} {'<= ' + str(target):>7} {verdict}  "
+                  f"(vs {against})")
+
+
+def _rss(args: argparse.Namespace, rng: np.random.Generator, entry: str, folder: str) -> None:
+    print(f"\npeak resident memory, W1 at {args.rss_points:,} rows (target < 500 MB)")
+    csv_in = os.path.join(folder, "big.csv")
+    parquet_in = os.path.join(folder, "big.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(csv_in, "w") as f, pq.ParquetWriter(parquet_in, pa.schema(
+            [("a", pa.float64()), ("b", pa.float64())])) as parquet:
+        f.write("a,b\n")
+        for start in range(0, args.rss_points, 1_000_000):
+            block = rng.uniform(-1.5, 1.5, (min(1_000_000, args.rss_points - start), 2))
+            np.savetxt(f, block, delimiter=",", fmt="%.17g")
+            parquet.write_table(pa.table({"a": block[:, 0], "b": block[:, 1]}))
+    for label, source, out in (("CSV->CSV", csv_in, "big-out.csv"),
+                               ("Parquet->Parquet", parquet_in, "big-out.parquet")):
+        start = time.perf_counter()
+        peak = _peak_rss_mb([entry, "jacobian", W1, "--points", source, "--out",
+                             os.path.join(folder, out), "--quiet"])
+        seconds = time.perf_counter() - start
+        verdict = "ok" if peak < 500 else "MISS"
+        print(f"{label:16} {peak:>8.0f} MB peak  {seconds:>7.1f} s  {verdict}")
+        os.remove(os.path.join(folder, out))
 
 
 if __name__ == "__main__":

@@ -58,21 +58,22 @@ def records_table(schema: pa.Schema, lines: np.ndarray, good: np.ndarray,
     n = len(lines)
     arrays: list[Any] = []
     if file_index is not None:
-        arrays.append(pa.array(np.full(n, file_index, dtype=np.int32)))
-    arrays.append(pa.array(np.asarray(lines, dtype=np.int64)))
+        arrays.append(_column(pa.int32(), np.full(n, file_index, dtype=np.int32)))
+    arrays.append(_column(pa.int64(), np.asarray(lines, dtype=np.int64)))
     all_good = bool(good.all())
+    validity = None if all_good else np.packbits(good, bitorder="little")
     given = dict(columns)
     for field in schema:
         if field.name in ("file", "line", "error"):
             continue
         values = np.asarray(given[field.name], dtype=np.float64) if given else np.zeros(0)
         if all_good:
-            arrays.append(pa.array(np.broadcast_to(values, (n,))))
+            arrays.append(_column(pa.float64(), np.broadcast_to(values, (n,))))
         else:
             full = np.full(n, np.nan)
             if len(values) or good.any():
                 full[good] = values
-            arrays.append(pa.array(full, mask=~good))
+            arrays.append(_column(pa.float64(), full, validity))
     if errors:
         texts: list[str | None] = [None] * n
         for k, message in errors.items():
@@ -81,6 +82,17 @@ def records_table(schema: pa.Schema, lines: np.ndarray, good: np.ndarray,
     else:
         arrays.append(pa.nulls(n, type=pa.string()))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _column(kind: pa.DataType, values: np.ndarray, validity: np.ndarray | None = None
+            ) -> pa.Array:
+    """A numeric Arrow column over numpy's memory (no copy, and no detour through
+    pyarrow's generic conversion, which imports numpy.ma)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    bitmap = None if validity is None else pa.py_buffer(validity)
+    return pa.Array.from_buffers(kind, len(values), [bitmap, pa.py_buffer(values)])
 
 
 class TableWriter:

@@ -165,24 +165,31 @@ def _fixed_shape(kind: Any) -> tuple[int, ...]:
 
 
 def _numbers(column: Any, what: str, problems: RowProblems) -> np.ndarray:
-    """One value per row as float64: numbers cast, text parsed, nulls marked bad."""
+    """One value per row as float64: numbers cast, text parsed, nulls marked bad.
+
+    Numbers go through numpy, not pyarrow.compute, whose import alone costs about as much
+    as reading a million rows."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return numbers_from_text(column, what, problems)
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-            or pa.types.is_decimal(column.type) or pa.types.is_null(column.type)):
+    if pa.types.is_null(column.type):
         for k in range(len(column)):
-            problems.add(k, f"{what} is of type {column.type}, not a number")
-        return np.full(len(column), np.nan)
-    if column.null_count:
-        for k in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)).tolist():
             problems.add(k, f"{what} is null")
-        column = pc.fill_null(column, 0) if not pa.types.is_null(column.type) else \
-            pa.array(np.zeros(len(column)))
-    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False),
-                      dtype=np.float64)
+        return np.full(len(column), np.nan)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        if not pa.types.is_decimal(column.type):
+            for k in range(len(column)):
+                problems.add(k, f"{what} is of type {column.type}, not a number")
+            return np.full(len(column), np.nan)
+        column = column.cast(pa.float64())
+    if column.null_count:
+        bitmap = np.frombuffer(column.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(bitmap, bitorder="little")[column.offset:
+                                                         column.offset + len(column)]
+        for k in np.flatnonzero(valid == 0).tolist():
+            problems.add(k, f"{what} is null")
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _lists(column: Any, name: str, problems: RowProblems,

@@ -41,46 +41,97 @@ _BOM = b"\xef\xbb\xbf"
 
 
 class Records:
-    """The records of one block: byte spans (without the line ending) and start lines."""
+    """The records of one block: the line each starts on and, when asked, their byte spans
+    (without the line ending)."""
 
-    __slots__ = ("lines", "starts", "stops")
+    __slots__ = ("_spans", "buf", "lines", "quotes", "used")
 
-    def __init__(self, starts: np.ndarray, stops: np.ndarray, lines: np.ndarray):
-        self.starts = starts
-        self.stops = stops
+    def __init__(self, buf: bytes, lines: np.ndarray, quotes: bool,
+                 spans: tuple[np.ndarray, np.ndarray] | None = None, used: int = 0):
+        self.buf = buf
+        self.used = used
         self.lines = lines
+        self.quotes = quotes
+        self._spans = spans
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.lines)
+
+    @property
+    def plain(self) -> bool:
+        """One record a line, no quotes, no blank lines: every parser agrees on it."""
+        return self._spans is None
+
+    def spans(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._spans is None:
+            self._spans = _spans(self.buf, self.used, self.quotes)[:2]
+        return self._spans
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self.spans()[0]
+
+    @property
+    def stops(self) -> np.ndarray:
+        return self.spans()[1]
 
 
-def split_records(buf: bytes, final: bool, quotes: bool, first_line: int
-                  ) -> tuple[Records, int, int]:
-    """Records in `buf`, the bytes they use up, and how many newlines those bytes hold.
-
-    Without `final`, bytes after the last record boundary are left for the next block."""
-    a = np.frombuffer(buf, dtype=np.uint8)
+def _spans(buf: bytes, used: int, quotes: bool
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Non-blank records' starts and stops in buf[:used], their start lines (0-based),
+    and the positions of every newline."""
+    a = np.frombuffer(buf, dtype=np.uint8, count=used)
     newlines = np.flatnonzero(a == 10)
     ends = newlines
     if quotes:
         quote_at = np.flatnonzero(a == 34)
         if len(quote_at):
             ends = newlines[np.searchsorted(quote_at, newlines) % 2 == 0]
-    used = int(ends[-1]) + 1 if len(ends) else 0
-    stops = ends
-    if final and used < len(buf):
-        stops = np.append(ends, len(buf))
-        used = len(buf)
-    starts = np.concatenate(([0], stops[:-1] + 1)).astype(np.int64) if len(stops) else \
-        np.zeros(0, dtype=np.int64)
-    stops = stops.astype(np.int64)
+    stops = ends.astype(np.int64)
+    if len(stops) == 0 or stops[-1] + 1 < used:
+        stops = np.append(stops, used)  # the last record has no newline
+    starts = np.concatenate(([0], stops[:-1] + 1)).astype(np.int64)
     # CRLF: the record stops before its carriage return
-    carriage = (stops > starts) & (a[np.maximum(stops - 1, 0)] == 13)
+    carriage = (stops > starts) & (a[np.maximum(np.minimum(stops, used) - 1, 0)] == 13)
     stops = stops - carriage
-    lines = first_line + np.searchsorted(newlines, starts)
+    lines = np.searchsorted(newlines, starts)
     kept = stops > starts  # blank lines are not records
-    used_newlines = int(np.searchsorted(newlines, used))
-    return Records(starts[kept], stops[kept], lines[kept]), used, used_newlines
+    return starts[kept], stops[kept], lines[kept], newlines
+
+
+def split_records(buf: bytes, final: bool, quotes: bool, first_line: int
+                  ) -> tuple[Records, int, int]:
+    """Records in `buf`, the bytes they use up, and how many newlines those bytes hold.
+
+    Without `final`, bytes after the last record boundary are left for the next block.
+    The common block (no quote, no blank line) is split without looking at each byte
+    in Python or numpy: a record per newline."""
+    if not (quotes and b'"' in buf) and b"\n\n" not in buf and b"\n\r\n" not in buf \
+            and not buf.startswith((b"\n", b"\r\n")):
+        used = buf.rfind(b"\n") + 1
+        newlines = buf.count(b"\n", 0, used)
+        count = newlines
+        if final and used < len(buf):
+            if buf[used:].strip(b"\r"):
+                count += 1
+            used = len(buf)
+        lines = np.arange(first_line, first_line + count, dtype=np.int64)
+        return Records(buf, lines, quotes, used=used), used, newlines
+    if quotes and not final:  # the last boundary outside quotes
+        a = np.frombuffer(buf, dtype=np.uint8)
+        newlines_at = np.flatnonzero(a == 10)
+        quote_at = np.flatnonzero(a == 34)
+        outside = newlines_at[np.searchsorted(quote_at, newlines_at) % 2 == 0]
+        used = int(outside[-1]) + 1 if len(outside) else 0
+    elif not final:
+        used = buf.rfind(b"\n") + 1
+    else:
+        used = len(buf)
+    if used == 0:
+        return Records(buf, np.zeros(0, dtype=np.int64), quotes, (np.zeros(0, np.int64),) * 2), \
+            0, 0
+    starts, stops, lines, newlines_at = _spans(buf, used, quotes)
+    return Records(buf, first_line + lines, quotes, (starts, stops)), used, len(newlines_at)
 
 
 def record_blocks(stream: Any, first_line: int, quotes: bool,
@@ -107,7 +158,7 @@ def record_blocks(stream: Any, first_line: int, quotes: bool,
         carry = buf[used:]
         line += newlines
         if len(records):
-            yield buf, records
+            yield buf[:used] if used < len(buf) else buf, records
         if final:
             return
 
@@ -204,6 +255,13 @@ class CsvReader(_TextReader):
 
     def chunks(self) -> Iterator[Chunk]:
         for buf, records in record_blocks(self.body, self.first_line, True, self.limit):
+            numbers = self._parse_numbers(buf, records)
+            if numbers is not None:
+                for start in range(0, len(records), self.chunk_size):
+                    stop = min(start + self.chunk_size, len(records))
+                    yield self._numbers_chunk(records.lines[start:stop],
+                                              {c: v[start:stop] for c, v in numbers.items()})
+                continue
             texts, bad = self._parse(buf, records)
             for start in range(0, len(records), self.chunk_size):
                 stop = min(start + self.chunk_size, len(records))
@@ -211,33 +269,61 @@ class CsvReader(_TextReader):
                                   {c: t.slice(start, stop - start) for c, t in texts.items()},
                                   {k - start: m for k, m in bad.items() if start <= k < stop})
 
+    def _parse_numbers(self, buf: bytes, records: Records) -> dict[int, np.ndarray] | None:
+        """The common block, every used cell a plain number: parsed straight to float64 by
+        polars' reader (the fastest here). None if anything is unusual (a quote, a blank
+        line, a cell that is not a number, a row of the wrong width): then the block is
+        read as text, which finds the bad rows."""
+        if not records.plain or not buf.isascii() or any(
+                n in self.layout.scalar and self.shapes.get(n, ()) != () for n in self.provided):
+            return None
+        # every row has exactly `width` cells: each width-th separator is a newline
+        a = np.frombuffer(buf, dtype=np.uint8)
+        separators = np.flatnonzero((a == 44) | (a == 10))
+        expected = len(records) * self.width - (0 if buf.endswith(b"\n") else 1)
+        if len(separators) != expected or \
+                not (a[separators[self.width - 1::self.width]] == 10).all():
+            return None
+        import polars as pl
+
+        names = [f"c{k}" for k in range(self.width)]
+        used = self.layout.columns()
+        schema = {name: pl.Float64 if k in used else pl.String for k, name in enumerate(names)}
+        try:
+            frame = pl.read_csv(buf, has_header=False, schema=schema, columns=used,
+                                quote_char=None, raise_if_empty=False,
+                                truncate_ragged_lines=False)
+        except (pl.exceptions.PolarsError, ValueError):
+            return None
+        if frame.height != len(records) or any(frame.null_count().row(0)):
+            return None
+        return {c: frame.get_column(names[c]).to_numpy() for c in used}
+
+    def _numbers_chunk(self, lines: np.ndarray, numbers: dict[int, np.ndarray]) -> Chunk:
+        values: dict[str, np.ndarray] = {}
+        for name in self.provided:
+            if name in self.layout.scalar:
+                values[name] = numbers[self.layout.scalar[name]]
+            else:
+                values[name] = np.stack([numbers[c] for _, c in self.layout.elements[name]],
+                                        axis=1).reshape((len(lines), *self.layout.shapes[name]))
+        return Chunk(lines, np.ones(len(lines), dtype=bool), values, {})
+
     def _parse(self, buf: bytes, records: Records) -> tuple[dict[int, Any], dict[int, str]]:
         """Every used column as text, one entry per record (null where the record is bad)."""
         import pyarrow as pa
 
-        a = np.frombuffer(buf, dtype=np.uint8)
-        quotes = bool((a == 34).any())
-        bad: dict[int, str] = {}
-        commas = np.flatnonzero(a == 44)
-        if quotes and len(commas):
-            quote_at = np.flatnonzero(a == 34)
-            commas = commas[np.searchsorted(quote_at, commas) % 2 == 0]
-        cells = np.searchsorted(commas, records.stops) - np.searchsorted(commas, records.starts)
-        cells += 1
-        for k in np.flatnonzero(cells != self.width).tolist():
-            count = int(cells[k])
-            problem = "missing" if count < self.width else "extra"
-            bad[k] = (f"{abs(self.width - count)} {problem} column(s): the header has "
-                      f"{self.width}, this row {count}")
-        if bool((a >= 128).any()):
+        if not buf.isascii():
             try:
                 buf.decode("utf-8")
             except UnicodeDecodeError:
                 return self._parse_slowly(buf, records)
+        skipped: list[int] = []
         try:
-            table = self._arrow_parse(buf, quotes)
+            table = self._arrow_parse(buf, b'"' in buf, skipped)
         except pa.ArrowInvalid:
             return self._parse_slowly(buf, records)
+        bad = self._wrong_widths(buf, records) if skipped else {}
         if table.num_rows != len(records) - len(bad):
             return self._parse_slowly(buf, records)
         columns = {c: table.column(f"c{c}").combine_chunks() for c in self.layout.columns()}
@@ -249,7 +335,24 @@ class CsvReader(_TextReader):
             columns = {c: t.take(taken) for c, t in columns.items()}
         return columns, {k: f"line {int(records.lines[k])}: {m}" for k, m in bad.items()}
 
-    def _arrow_parse(self, buf: bytes, quotes: bool) -> Any:
+    def _wrong_widths(self, buf: bytes, records: Records) -> dict[int, str]:
+        """Records with too few or too many cells (commas outside quotes, counted by numpy)."""
+        a = np.frombuffer(buf, dtype=np.uint8)
+        commas = np.flatnonzero(a == 44)
+        quote_at = np.flatnonzero(a == 34)
+        if len(quote_at) and len(commas):
+            commas = commas[np.searchsorted(quote_at, commas) % 2 == 0]
+        cells = np.searchsorted(commas, records.stops) - np.searchsorted(commas, records.starts)
+        cells += 1
+        bad = {}
+        for k in np.flatnonzero(cells != self.width).tolist():
+            count = int(cells[k])
+            problem = "missing" if count < self.width else "extra"
+            bad[k] = (f"{abs(self.width - count)} {problem} column(s): the header has "
+                      f"{self.width}, this row {count}")
+        return bad
+
+    def _arrow_parse(self, buf: bytes, quotes: bool, skipped: list[int]) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
@@ -259,7 +362,7 @@ class CsvReader(_TextReader):
             pa.py_buffer(buf),
             read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pcsv.ParseOptions(newlines_in_values=quotes,
-                                            invalid_row_handler=lambda row: "skip"),
+                                            invalid_row_handler=lambda row: _skip(row, skipped)),
             convert_options=pcsv.ConvertOptions(
                 include_columns=used, column_types=dict.fromkeys(used, pa.string()),
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
@@ -318,6 +421,12 @@ class CsvReader(_TextReader):
                 values[name] = np.stack(parts, axis=1).reshape(
                     (len(lines), *self.layout.shapes[name]))
         return finish_chunk(lines, problems, values)
+
+
+def _skip(row: Any, skipped: list[int]) -> str:
+    """Arrow's reader met a row of the wrong width: leave it out (it becomes a bad row)."""
+    skipped.append(row.actual_columns)
+    return "skip"
 
 
 class JsonlReader(_TextReader):
