@@ -189,6 +189,13 @@ def main() -> None:
             print(f"{name:4} {ours:>10.3f} {plain:>16.3f} {ours / plain:>7.2f} {target:>7} "
                   f"{verdict}")
     entry = shutil.which("gradcli", path=os.path.dirname(sys.executable)) or "gradcli"
+    # what `pip install` leaves behind: byte-compiled modules (an editable install, or
+    # PYTHONDONTWRITEBYTECODE, would otherwise recompile gradcli in every process)
+    import compileall
+
+    import gradcli
+
+    compileall.compile_dir(os.path.dirname(gradcli.__file__), quiet=1)
     with tempfile.TemporaryDirectory() as folder:
         if args.only in (None, "cli"):
             _cli(args, rng, workloads, entry, folder)
