@@ -40,7 +40,7 @@ from gradcli.batch.formats import PointFileError, output_format
 from gradcli.batch.output import TableWriter, make_writer, records_table, result_schema
 from gradcli.batch.points import Chunk, PointReader, open_reader
 from gradcli.batch.sources import Source, is_url, resolve
-from gradcli.batch.target import OutputTarget, terminations_unwind
+from gradcli.batch.target import OutputTarget
 from gradcli.batch.units import Unit
 from gradcli.errors import (
     EXIT_NOT_GOOD,
@@ -287,24 +287,23 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
     counts = Counts()
     progress = _Progress(sources, err) if not quiet and err.isatty() else None
     try:
-        with terminations_unwind():
-            kernel = job.kernel(_count_records(sources) if engines.may_compile(job.engine)
-                                else None)
-            sink = _Sink(fmt_out, target, several, None)
-            for index, source in enumerate(sources):
-                reader: PointReader = readers[index] or open_reader(
-                    source, program.free_variables, chunk_size)
-                readers[index] = reader
-                try:
-                    going = _stream(kernel, reader.chunks(), sink, counts, job,
-                                    index if several else None, progress)
-                finally:
-                    if source.seekable:
-                        reader.close()
-                if not going:
-                    break
-            sink.finish(_probe(job, [r for r in readers if r is not None]))
-            target.commit()
+        kernel = job.kernel(_count_records(sources) if engines.may_compile(job.engine)
+                            else None)
+        sink = _Sink(fmt_out, target, several, None)
+        for index, source in enumerate(sources):
+            reader: PointReader = readers[index] or open_reader(
+                source, program.free_variables, chunk_size)
+            readers[index] = reader
+            try:
+                going = _stream(kernel, reader.chunks(), sink, counts, job,
+                                index if several else None, progress)
+            finally:
+                if source.seekable:
+                    reader.close()
+            if not going:
+                break
+        sink.finish(_probe(job, [r for r in readers if r is not None]))
+        target.commit()
     except BaseException:
         target.discard()
         raise

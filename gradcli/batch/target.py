@@ -12,7 +12,8 @@
 Everything is checked when the target is made, before any computing: a
 missing directory, a directory given as --out, no permission. Temporary files
 and scratch folders are removed on every way out (an error, Ctrl-C, SIGTERM,
-SIGHUP), because `discard` runs from the caller's `except BaseException`.
+SIGHUP), because `discard` runs from the caller's `except BaseException` (the CLI turns
+SIGTERM and SIGHUP into an exception raised where the program was, as Ctrl-C is).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 from gradcli.batch.formats import PointFileError
 
@@ -135,31 +134,3 @@ class OutputTarget:
     def _remove_scratch(self) -> None:
         while self.scratch:
             shutil.rmtree(self.scratch.pop(), ignore_errors=True)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP during a batch run: unwinds like Ctrl-C, so cleanup runs."""
-
-
-@contextlib.contextmanager
-def terminations_unwind() -> Iterator[None]:
-    """While the batch runs, SIGTERM and SIGHUP raise like Ctrl-C (where nobody else set a
-    handler), so that temporary files go on those signals too."""
-    previous: dict[int, Any] = {}
-
-    def unwind(signum: int, frame: Any) -> None:
-        raise Terminated(signal.Signals(signum).name)
-
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is None:
-            continue
-        try:
-            if signal.getsignal(signum) == signal.SIG_DFL:
-                previous[signum] = signal.signal(signum, unwind)
-        except ValueError:  # not the main thread (a Dask worker): nothing to do here
-            pass
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
