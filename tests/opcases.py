@@ -119,6 +119,7 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
                  [np.array([-2.7, -0.6, 0.0, 0.3, 0.999, 1.001, 4.2])]) for k in (1, 2, 3)],
         "sinc": [Case("sinc-at-0", fn.sinc, [np.array([0.0, 1e-9])])],
         "elu": [Case("elu-alpha", lambda x: fn.elu(x, alpha=0.5), [r(4)])],
+        **_matrix_cases(rng),
         "norm": [Case(f"norm-{o}", lambda x, o=o: fn.norm(x, ord=o), [r(5)])
                  for o in (2, 1, math.inf, 3, -math.inf)]
         + [Case("norm-axis", lambda x: fn.norm(x, axis=1), [r(2, 3)])],
@@ -141,6 +142,51 @@ def _core_cases(op: OpDef, rng: np.random.Generator) -> list[Case]:
                   for interval, dims in zip(intervals, inputs, strict=True)]
         cases.append(Case(f"{op.name}{lead}", _call(op, {}), arrays))
     return cases
+
+
+def _spd(rng: np.random.Generator, *lead: int) -> np.ndarray:
+    m = rng.uniform(-1, 1, size=(*lead, 3, 3))
+    return m @ np.swapaxes(m, -1, -2) + 2 * np.eye(3)
+
+
+def _symmetric(rng: np.random.Generator, *lead: int) -> np.ndarray:
+    m = rng.uniform(-2, 2, size=(*lead, 3, 3))
+    return m + np.swapaxes(m, -1, -2)
+
+
+def _matrix_cases(rng: np.random.Generator) -> dict[str, list[Case]]:
+    r = lambda *shape: rng.uniform(-2, 2, size=shape)
+    return {
+        "solve": [Case("solve-vector", fn.solve, [r(3, 3), r(3)]),
+                  Case("solve-matrix", fn.solve, [r(3, 3), r(3, 2)]),
+                  Case("solve-stack-vector", fn.solve, [r(2, 3, 3), r(3)]),
+                  Case("solve-stack", fn.solve, [r(2, 3, 3), r(2, 3, 1)])],
+        "cholesky": [Case("cholesky", fn.cholesky, [_spd(rng)]),
+                     Case("cholesky-stack", fn.cholesky, [_spd(rng, 2)])],
+        "eigvalsh": [Case("eigvalsh", fn.eigvalsh, [_symmetric(rng)]),
+                     Case("eigvalsh-stack", fn.eigvalsh, [_symmetric(rng, 2)]),
+                     Case("eigvalsh-unsymmetric", fn.eigvalsh, [r(3, 3)])],
+        # eigenvectors have arbitrary signs; their squares do not
+        "eigh_vectors": [Case("eigh_vectors^2", lambda a: fn.eigh_vectors(a) ** 2.0,
+                              [_symmetric(rng)])],
+        "svdvals": [Case("svdvals", fn.svdvals, [r(3, 3)]),
+                    Case("svdvals-wide", fn.svdvals, [r(2, 3)]),
+                    Case("svdvals-tall-stack", fn.svdvals, [r(2, 3, 2)])],
+        "matrix_power": [Case(f"matrix_power{k}", lambda a, k=k: fn.matrix_power(a, k),
+                              [r(3, 3)]) for k in (0, 1, 3, -2)]
+        + [Case("matrix_power-stack", lambda a: fn.matrix_power(a, 2), [r(2, 3, 3)])],
+        "diag": [Case("diag-vector", fn.diag, [r(3)]), Case("diag-matrix", fn.diag, [r(3, 3)]),
+                 Case("diag-wide", fn.diag, [r(2, 3)])],
+        "triu": [Case(f"triu{k}", lambda a, k=k: fn.triu(a, k=k), [r(3, 4)]) for k in (0, 1, -1)],
+        "tril": [Case(f"tril{k}", lambda a, k=k: fn.tril(a, k=k), [r(2, 3, 3)])
+                 for k in (0, 1, -1)],
+        "kron": [Case("kron-matrix", fn.kron, [r(2, 2), r(2, 3)]),
+                 Case("kron-vector", fn.kron, [r(3), r(2)])],
+        "cumsum": [Case("cumsum", fn.cumsum, [r(4)]),
+                   Case("cumsum0", lambda x: fn.cumsum(x, axis=0), [r(3, 2)])],
+        "cumprod": [Case("cumprod", fn.cumprod, [rng.uniform(0.5, 2, size=4)]),
+                    Case("cumprod0", lambda x: fn.cumprod(x, axis=0), [r(3, 2)])],
+    }
 
 
 def cases_for(op: OpDef, seed: int = 0) -> list[Case]:
@@ -176,10 +222,14 @@ def differentiable_ops() -> list[OpDef]:
 # -- calls from the language: one per public op, shapes from the table ----------------
 #: per op whose argument shapes its entry does not say: the shapes of its tensor arguments
 CALL_SHAPES = {"trace": [(3, 3)], "matmul": [(2, 3), (3, 2)], "dot": [(3,), (3,)],
-               "stack": [(3,), (3,)], "concatenate": [(3,), (2,)]}
+               "stack": [(3,), (3,)], "concatenate": [(3,), (2,)], "diag": [(3,)],
+               "kron": [(2, 2), (2, 3)], "cumsum": [(3,)], "cumprod": [(3,)],
+               "solve": [(3, 3), (3,)]}
 #: extra argument text for ops whose defaults would not exercise them
 CALL_EXTRA = {"reshape": ", [3, 1]", "stack": ", axis=1", "norm": ", ord=1", "sum": ", axis=0",
-              "log": ", base=10", "var": ", ddof=1"}
+              "log": ", base=10", "var": ", ddof=1", "matrix_power": ", 3", "triu": ", 1"}
+#: ops whose sample points must be built, not drawn: the whole call, {0} the argument
+CALL_TEXT = {"cholesky": "cholesky({0} @ transpose({0}) + 3*eye(3))"}
 
 
 def language_ops() -> list[OpDef]:
@@ -203,4 +253,6 @@ def call_extra(op: OpDef) -> str:
 
 
 def call_text(op: OpDef, names: list[str]) -> str:
+    if op.name in CALL_TEXT:
+        return CALL_TEXT[op.name].format(*names)
     return f"{op.name}({', '.join(names)}{call_extra(op)})"

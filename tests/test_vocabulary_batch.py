@@ -64,16 +64,32 @@ def test_batch_jobs_run_the_new_functions(tmp_path, capsys):
          "at": {"x": 2.5, "y": 1.5}},
         {"id": "act", "command": "grad", "expression": "gelu(x) + silu(x) + elu(x, alpha=2)",
          "at": {"x": -0.5}},
+        {"id": "linalg", "command": "hessian",
+         "expression": "det([[x, y], [1, x*y]]) + logabsdet([[x, 1], [y, 2]]) + "
+                       "eigvalsh([[x, y], [y, 1]])[1] + svdvals([[x, y], [1, 2]])[0] + "
+                       "sum(solve([[x, 1], [y, 3]], [1, 2])) + sum(cumsum([x, y]))",
+         "at": {"x": 1.5, "y": 0.5}},
     ]
     jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     code = _run(["batch", str(jobs), "--format", "json"])
     out = capsys.readouterr().out
     assert code == 0, out
     results = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert len(results) == 3
+    assert len(results) == len(lines)
     for job, result in zip(lines, results, strict=True):
         single = compute_command(job["command"], job["expression"],
                                      {k: float(v) for k, v in job["at"].items()})
         assert json.dumps(result).count("error") == 0, result
         np.testing.assert_allclose(float(np.ravel(result["value"])[0]),
                                    float(np.ravel(single.value)[0]), rtol=1e-12)
+
+
+def test_the_readme_lists_every_function_and_alias():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = readme[readme.index("- **Functions**, by group"):readme.index("- **Calls**")]
+    for op in public_ops():
+        for name in (op.name, *op.aliases):
+            if op.kind != "constructor":
+                assert f"`{name}" in section, name

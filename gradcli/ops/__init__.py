@@ -13,6 +13,8 @@ from gradcli.ops import (  # noqa: F401
     constructors,
     elementwise,
     linalg,
+    matrices,
+    matrix_structure,
     reductions,
     special_functions,
     structural,

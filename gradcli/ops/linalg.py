@@ -50,7 +50,7 @@ INV = defop(
     # d inv(A) = -inv(A) dA inv(A), so the VJP is -inv(A)^T g inv(A)^T
     vjp=(lambda g, out, a: -fn.matmul(fn.matmul(_swap_last(out), g), _swap_last(out)),),
     jvp=lambda ts, out, a: -(out @ ts[0] @ out),
-    kind="array", inputs=("A",), core="(m,m)->(m,m)", method=True,
+    kind="array", inputs=("A",), core="(m,m)->(m,m)", method=True, group="linear algebra",
     prepare=lambda ts, p: _square(ts, p, "inv"), domain="A not singular",
     sample=((-2.0, 2.0),), help="the inverse of a square matrix",
     note="at a singular matrix the inverse and its derivatives are nan")
@@ -60,7 +60,7 @@ DET = defop(
     # Jacobi's formula: d det(A) = det(A) tr(inv(A) dA), so the VJP is g det(A) inv(A)^T
     vjp=(lambda g, out, a: _matrix_of(g * out) * _swap_last(fn.inv(a)),),
     jvp=lambda ts, out, a: out * np.sum(np.swapaxes(_inv(a), -1, -2) * ts[0], axis=(-2, -1)),
-    kind="array", inputs=("A",), core="(m,m)->()", method=True,
+    kind="array", inputs=("A",), core="(m,m)->()", method=True, group="linear algebra",
     prepare=lambda ts, p: _square(ts, p, "det"), sample=((-2.0, 2.0),),
     help="the determinant of a square matrix",
     note="the derivative is det(A) inv(A)^T, so at a singular matrix it is nan "

@@ -1,0 +1,178 @@
+"""Building and cutting matrices: diag, triu, tril, kron, cross, cumsum, cumprod.
+
+These move or combine elements with little arithmetic, so their VJPs are each
+other (diag's two modes are each other's adjoint, triu is its own) or simple
+products; all broadcast over leading axes like numpy's stacked linalg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.engine.tensor import Tensor, apply
+from gradcli.errors import AxisError, ShapeError
+from gradcli.ops._batching import axis_rule, elementwise
+from gradcli.ops._define import as_int, defop, fn
+from gradcli.ops.matrices import LINEAR_ALGEBRA
+
+# -- diag: a vector onto a diagonal, or a matrix's diagonal out --------------------------
+
+
+def _diag(x: np.ndarray, vector: bool, rows: int, cols: int) -> np.ndarray:
+    k = min(rows, cols)
+    i = np.arange(k)
+    if vector:
+        out = np.zeros((*x.shape[:-1], rows, cols))
+        out[..., i, i] = x
+        return out
+    return x[..., i, i]
+
+
+def _diag_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    shape = tensors[0].shape
+    if len(shape) == 1:
+        return tensors, {"vector": True, "rows": shape[0], "cols": shape[0]}
+    if len(shape) == 2:
+        return tensors, {"vector": False, "rows": shape[0], "cols": shape[1]}
+    raise ShapeError(f"diag: needs a vector or a matrix, got shape {shape}")
+
+
+def _diag_vjp(g: Tensor, out: Tensor, x: Tensor, vector: bool, rows: int, cols: int) -> Tensor:
+    # the two modes are each other's adjoint
+    return apply(DIAG, (g,), {"vector": not vector, "rows": rows, "cols": cols})
+
+
+DIAG = defop("diag", _diag, vjp=(_diag_vjp,),
+             jvp=lambda ts, out, x, vector, rows, cols: _diag(ts[0], vector, rows, cols),
+             kind="array", prepare=_diag_prepare, batch=elementwise, group=LINEAR_ALGEBRA,
+             inputs=("x",), help="diag(v): the matrix with v on its diagonal; diag(A): the "
+                                 "diagonal of A")
+
+
+# -- triu, tril ---------------------------------------------------------------------------
+def _offset(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:
+    if tensors[0].ndim < 2:
+        raise ShapeError(f"{name}: needs a matrix, got shape {tensors[0].shape}")
+    params["k"] = as_int(params["k"], f"{name}: k")
+    return tensors, params
+
+
+for _name, _forward, _text in (("triu", np.triu, "on and above"),
+                               ("tril", np.tril, "on and below")):
+    defop(_name, _forward,
+          vjp=(lambda g, out, a, k, _name=_name: getattr(fn, _name)(g, k=k),),
+          jvp=lambda ts, out, a, k, _forward=_forward: _forward(ts[0], k),
+          params=(("k", 0),), kind="array", inputs=("A",), core="(m,n)->(m,n)",
+          group=LINEAR_ALGEBRA, prepare=lambda ts, p, _name=_name: _offset(ts, p, _name),
+          help=f"A with the elements {_text} diagonal k kept, the rest 0 (k > 0: above "
+               "the main diagonal)")
+
+
+# -- kron -----------------------------------------------------------------------------------
+def _kron(a: np.ndarray, b: np.ndarray, matrix: bool) -> np.ndarray:
+    if matrix:
+        product = a[..., :, None, :, None] * b[..., None, :, None, :]
+        m, p, n, q = product.shape[-4:]
+        return product.reshape((*product.shape[:-4], m * p, n * q))
+    product = a[..., :, None] * b[..., None, :]
+    return product.reshape((*product.shape[:-2], -1))
+
+
+def _kron_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    a, b = tensors
+    if a.ndim != b.ndim or a.ndim not in (1, 2):
+        raise ShapeError(f"kron: give two vectors or two matrices, got shapes {a.shape} and "
+                         f"{b.shape}")
+    return tensors, {"matrix": a.ndim == 2}
+
+
+def _kron_vjp(g: Tensor, out: Tensor, a: Tensor, b: Tensor, matrix: bool) -> list[Tensor]:
+    if matrix:
+        m, n = a.shape[-2:]
+        p, q = b.shape[-2:]
+        blocks = fn.reshape(g, (*g.shape[:-2], m, p, n, q))
+        spread_b = fn.reshape(b, (*b.shape[:-2], 1, p, 1, q))
+        spread_a = fn.reshape(a, (*a.shape[:-2], m, 1, n, 1))
+        return [fn.sum(blocks * spread_b, axis=(-3, -1)),
+                fn.sum(blocks * spread_a, axis=(-4, -2))]
+    m, p = a.shape[-1], b.shape[-1]
+    blocks = fn.reshape(g, (*g.shape[:-1], m, p))
+    return [fn.sum(blocks * fn.reshape(b, (*b.shape[:-1], 1, p)), axis=-1),
+            fn.sum(blocks * fn.reshape(a, (*a.shape[:-1], m, 1)), axis=-2)]
+
+
+def _kron_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray,
+              matrix: bool) -> np.ndarray:
+    # bilinear: d kron(a, b) = kron(da, b) + kron(a, db), directions first
+    terms = []
+    if ts[0] is not None:
+        terms.append(_kron(ts[0], b, matrix))
+    if ts[1] is not None:
+        terms.append(_kron(a, ts[1], matrix))
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+defop("kron", _kron, vjp=_kron_vjp, jvp=_kron_jvp, nin=2, kind="array", inputs=("a", "b"),
+      prepare=_kron_prepare, batch=elementwise, group=LINEAR_ALGEBRA,
+      help="the Kronecker product of two vectors or two matrices")
+
+
+# -- cross ---------------------------------------------------------------------------------
+def _cross_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    if any(t.ndim == 0 or t.shape[-1] != 3 for t in tensors):
+        raise ShapeError(f"cross: needs 3-vectors, got shapes {tensors[0].shape} and "
+                         f"{tensors[1].shape}")
+    return tensors, params
+
+
+def _cross_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    terms = []
+    if ts[0] is not None:
+        terms.append(np.cross(ts[0], b))
+    if ts[1] is not None:
+        terms.append(np.cross(a, ts[1]))
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+# <g, da x b> = <b x g, da> and <g, a x db> = <g x a, db>
+defop("cross", lambda a, b: np.cross(a, b),
+      vjp=(lambda g, out, a, b: fn.cross(b, g), lambda g, out, a, b: fn.cross(g, a)),
+      jvp=_cross_jvp, nin=2, kind="array", inputs=("a", "b"), core="(n),(n)->(n)",
+      prepare=_cross_prepare, group=LINEAR_ALGEBRA, help="the cross product of 3-vectors")
+
+
+# -- cumsum, cumprod -----------------------------------------------------------------------
+def _one_axis(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ShapeError(f"{name} needs at least one dimension")
+    axis = as_int(params["axis"], "axis")
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"axis {axis} is out of bounds for {ndim} dimensions")
+    params["axis"] = axis % ndim
+    return tensors, params
+
+
+def _reversed_along(t: Tensor, axis: int) -> Tensor:
+    return fn.getitem(t, (*(slice(None),) * axis, slice(None, None, -1)))
+
+
+def _cumsum_vjp(g: Tensor, out: Tensor, x: Tensor, axis: int) -> Tensor:
+    # each x_j feeds every out_i with i >= j: the sums of g from the end
+    return _reversed_along(fn.cumsum(_reversed_along(g, axis), axis=axis), axis)
+
+
+defop("cumsum", np.cumsum, vjp=(_cumsum_vjp,),
+      jvp=lambda ts, out, x, axis: np.cumsum(ts[0], axis=axis + 1),
+      params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
+      prepare=lambda ts, p: _one_axis(ts, p, "cumsum"), method=True, group=LINEAR_ALGEBRA,
+      help="running sums along axis")
+defop("cumprod", np.cumprod,
+      vjp=(lambda g, out, x, axis: _cumsum_vjp(g * out, out, x, axis) / x,),
+      jvp=lambda ts, out, x, axis: out * np.cumsum(ts[0] / x, axis=axis + 1),
+      params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
+      prepare=lambda ts, p: _one_axis(ts, p, "cumprod"), method=True, group=LINEAR_ALGEBRA,
+      help="running products along axis",
+      note="the derivative divides by x, so where an element is exactly 0 it is nan")
