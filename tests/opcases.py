@@ -227,7 +227,7 @@ CALL_SHAPES = {"trace": [(3, 3)], "matmul": [(2, 3), (3, 2)], "dot": [(3,), (3,)
                "solve": [(3, 3), (3,)]}
 #: extra argument text for ops whose defaults would not exercise them
 CALL_EXTRA = {"reshape": ", [3, 1]", "stack": ", axis=1", "norm": ", ord=1", "sum": ", axis=0",
-              "log": ", base=10", "var": ", ddof=1", "matrix_power": ", 3", "triu": ", 1"}
+              "log": ", base=10", "var": ", ddof=1"}
 #: ops whose sample points must be built, not drawn: the whole call, {0} the argument
 CALL_TEXT = {"cholesky": "cholesky({0} @ transpose({0}) + 3*eye(3))"}
 
