@@ -508,3 +508,16 @@ def test_an_unreachable_scheduler_is_exit_2_and_leaves_nothing(
     assert code == 2
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in err
     assert leftovers(tmp_path) == ["p.csv"]
+
+
+@pytest.mark.slow
+def test_scheduler_local_starts_and_stops_a_cluster_of_its_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    points = tmp_path / "p.csv"
+    write_csv(points, 300, bad=(5,))
+    reference = local_csv(tmp_path, points)
+    code, err = cli(capsys, "--points", points, "--scheduler", "local:1", "--out",
+                    tmp_path / "out.csv")
+    assert code == 1, err  # one bad row
+    assert "wrote 1 part and _SUCCESS" in err
+    assert parts_csv(tmp_path / "out.csv") == reference  # parts named by the directory: CSV

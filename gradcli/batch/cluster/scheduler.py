@@ -54,6 +54,18 @@ def require_distributed() -> Any:
     return distributed
 
 
+def _worker_environment(workers: int) -> dict[str, str]:
+    """Each local worker process gets its share of the cores for a chunk's blocks (the
+    batch loop shares them among threads), unless GRADCLI_THREADS says otherwise."""
+    if "GRADCLI_THREADS" in os.environ:
+        return {}
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return {"GRADCLI_THREADS": str(max(1, cores // workers))}
+
+
 @contextmanager
 def connect(address: str) -> Iterator[Any]:
     """A `distributed.Client` for `address`, closed (with its LocalCluster) on the way out."""
@@ -62,9 +74,11 @@ def connect(address: str) -> Iterator[Any]:
     distributed = require_distributed()
     match = _LOCAL.match(address)
     if match:  # its workers' own logs would repeat on stderr what the run reports
+        workers = int(match[1])
         cluster = distributed.LocalCluster(
-            n_workers=int(match[1]), threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.CRITICAL)
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=":0", silence_logs=logging.CRITICAL,
+            env=_worker_environment(workers))
         try:
             with distributed.Client(cluster) as client:
                 yield client
