@@ -30,7 +30,8 @@ class OpDef:
 
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
                  "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
-                 "name", "nin", "note", "params", "prepare", "public", "sample", "scalar",
+                 "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
+                 "scalar",
                  "signature", "vjp")
 
     def __init__(self, name: str, forward: Callable[..., Any],
@@ -46,7 +47,7 @@ class OpDef:
                  prepare: Callable[..., Any] | None = None,
                  batch: Callable[..., Any] | None = None, core: str | None = None,
                  group: str = "", aliases: tuple[str, ...] = (),
-                 scalar: Callable[..., Any] | None = None):
+                 scalar: Callable[..., Any] | None = None, printed: str | None = None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -87,6 +88,9 @@ class OpDef:
         #: (`gradcli.batch.scalar`), same signature as `forward`; None where `forward`
         #: itself runs on such arrays (ufuncs, reshapes, sums, matmul do)
         self.scalar = scalar
+        #: how a formula writes this op, where not as a call `name(args)`: a template with
+        #: {0}, {1} for the inputs (an operator such as "{0} + {1}"), read by gradcli.formula
+        self.printed = printed
 
     @property
     def param_names(self) -> tuple[str, ...]:

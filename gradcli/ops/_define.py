@@ -200,7 +200,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           backward: str | None = None, linear: Callable[..., Any] | None = None,
           moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
           core: str | None = None, group: str | None = None,
-          aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None) -> OpDef:
+          aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None,
+          printed: str | None = None) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -219,6 +220,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
         batch=batch, core=core, scalar=scalar,
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
+        printed=printed,
     )
     register(op)
     function = make_function(op)

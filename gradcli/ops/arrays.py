@@ -99,7 +99,7 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
                core="(n?,k),(k,m?)->(n?,m?)",
-               help="matrix product a @ b (1-D operands act as vectors)")
+               help="matrix product a @ b (1-D operands act as vectors)", printed="{0}@{1}")
 _MATMUL_BATCH = MATMUL.batch
 setattr(Tensor, "__matmul__", _operator("matmul"))
 setattr(Tensor, "__rmatmul__", _operator("matmul", reflected=True))
@@ -214,7 +214,8 @@ def _filled(ts: list[Any], xs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
 defop("stack", lambda *xs, axis: np.stack(xs, axis=axis), vjp=_stack_vjp,
       jvp=lambda ts, out, *xs, axis: np.stack(_filled(ts, xs), axis=axis + 1),
       nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare, batch=_join_batch,
-      help="join same-shaped tensors along a new axis: stack([a, b], axis=0) or stack(a, b)")
+      help="join same-shaped tensors along a new axis: stack([a, b], axis=0) or stack(a, b)",
+      printed="[{*}]")
 
 
 def _concat_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 
 from gradcli.engine.tensor import Tensor, apply, as_tensor
 from gradcli.ops._batching import elementwise
-from gradcli.ops._define import binary, const, defop, fn, linear_jvp
+from gradcli.ops._define import binary, defop, fn, linear_jvp
 
 
 def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) -> Any:
@@ -22,14 +22,18 @@ def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) 
 
 
 ADD = _elementwise("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
-                   lambda out, x, y: [1.0, 1.0], nin=2, kind="binary", help="x + y")
+                   lambda out, x, y: [1.0, 1.0], nin=2, kind="binary", help="x + y",
+                   printed="{0} + {1}")
 SUB = _elementwise("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-                   lambda out, x, y: [1.0, -1.0], nin=2, kind="binary", help="x - y")
-MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y")
+                   lambda out, x, y: [1.0, -1.0], nin=2, kind="binary", help="x - y",
+                   printed="{0} - {1}")
+MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y",
+             printed="{0}*{1}")
 DIV = _elementwise(
     "div", np.divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
     lambda out, x, y: [1.0 / y, -out / y],
-    nin=2, kind="binary", help="x / y", domain="y != 0", sample=((-2, 2), (0.5, 2)))
+    nin=2, kind="binary", help="x / y", domain="y != 0", sample=((-2, 2), (0.5, 2)),
+    printed="{0}/{1}")
 def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
     if not y.requires_grad and y.data.ndim == 0:
         # a constant exponent, the common case (x^2, x^3): fewer recorded ops
@@ -42,20 +46,25 @@ def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
             return 2.0 * x
         return k * x ** (k - 1.0)
     # PyTorch masks the exponent-0 case so that 0 ** 0 has derivative 0, not nan
-    return fn.where(const(y.data == 0), 0.0, y * x ** (y - 1.0))
+    return fn.where(y == 0.0, 0.0, y * x ** (y - 1.0))
+
+
+def _pow_exponent_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
+    # the base-0 case with exponent >= 0, where log(0) would poison the result
+    away = out * fn.log(x)
+    return fn.where(x == 0.0, fn.where(y >= 0.0, 0.0, away), away)
 
 
 POW = binary(
     "pow", np.power,
     (
         _pow_base_partial,
-        # and the base-0 case with exponent >= 0, where log(0) would poison the result
-        lambda x, y, out: fn.where(const((x.data == 0) & (y.data >= 0)), 0.0, out * fn.log(x)),
+        lambda x, y, out: _pow_exponent_partial(x, y, out),
     ),
     help="x to the power y (also written x^y or x**y)", domain="x > 0 unless y is whole",
     sample=((0.3, 2.0), (-2.0, 2.0)),
     note="d/dx at y = 0 is 0, and d/dy at x = 0 (y >= 0) is 0, as in PyTorch",
-    inputs=("x", "y"))
+    inputs=("x", "y"), printed="{0}^{1}")
 binary("atan2", np.arctan2,
        (lambda y, x, out: x / (x * x + y * y), lambda y, x, out: -y / (x * x + y * y)),
        help="angle of the point (x, y), in (-pi, pi]", inputs=("y", "x"),
@@ -64,12 +73,12 @@ binary("hypot", np.hypot, (lambda x, y, out: x / out, lambda x, y, out: y / out)
        help="sqrt(x^2 + y^2) without overflow", sample=((0.2, 2.0), (0.2, 2.0)),
        note="at (0, 0) the derivative is nan, as in PyTorch")
 binary("maximum", np.maximum,
-       (lambda x, y, out: const((x.data > y.data) + 0.5 * (x.data == y.data)),
-        lambda x, y, out: const((y.data > x.data) + 0.5 * (x.data == y.data))),
+       (lambda x, y, out: fn.where(x > y, 1.0, fn.where(x == y, 0.5, 0.0)),
+        lambda x, y, out: fn.where(y > x, 1.0, fn.where(x == y, 0.5, 0.0))),
        help="elementwise larger of x and y", note="on a tie each side gets half the gradient")
 binary("minimum", np.minimum,
-       (lambda x, y, out: const((x.data < y.data) + 0.5 * (x.data == y.data)),
-        lambda x, y, out: const((y.data < x.data) + 0.5 * (x.data == y.data))),
+       (lambda x, y, out: fn.where(x < y, 1.0, fn.where(x == y, 0.5, 0.0)),
+        lambda x, y, out: fn.where(y < x, 1.0, fn.where(x == y, 0.5, 0.0))),
        help="elementwise smaller of x and y", note="on a tie each side gets half the gradient")
 # d/dy (x - y*floor(x/y)) = -floor(x/y), the floor being piecewise constant (as PyTorch)
 binary("mod", np.mod, (lambda x, y, out: 1.0, lambda x, y, out: -fn.floor(x / y)),
@@ -115,9 +124,9 @@ def _clip_masks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[Any, Any
 
 _elementwise(
     "clip", lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
-    (lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[0]),
-     lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[1]),
-     lambda g, out, x, lo, hi: g * const(_clip_masks(x.data, lo.data, hi.data)[2])),
+    (lambda g, out, x, lo, hi: g * fn.where(x >= lo, fn.where(x <= hi, 1.0, 0.0), 0.0),
+     lambda g, out, x, lo, hi: g * fn.where(x < lo, 1.0, 0.0),
+     lambda g, out, x, lo, hi: g * fn.where(x > hi, 1.0, 0.0)),
     lambda out, x, lo, hi: [m.astype(np.float64) for m in _clip_masks(x, lo, hi)],
     nin=3, kind="binary", inputs=("x", "lo", "hi"), help="x limited to [lo, hi]",
     sample=((-2, 2), (-3, -2.5), (2.5, 3)),
@@ -131,7 +140,8 @@ _COMPARISONS = {
 for _name, (_forward, _text) in _COMPARISONS.items():
     defop(_name, _forward, vjp=None, jvp=None, nin=2, kind="comparison",
           help=f"{_text}, elementwise (true/false, no gradient)", broadcasting=True,
-          differentiable=False, public=False, batch=elementwise)
+          differentiable=False, public=False, batch=elementwise,
+          printed=_text.replace(" ", "").replace("x", "{0}").replace("y", "{1}"))
 
 
 # -- Tensor operators: the hot path, so they call `apply` directly -------------

@@ -16,7 +16,7 @@ from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
 from gradcli.ops import special
 from gradcli.ops._batching import elementwise
-from gradcli.ops._define import const, defop, fn, linear_jvp, unary
+from gradcli.ops._define import defop, fn, linear_jvp, unary
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -38,7 +38,7 @@ def _logit(x: np.ndarray) -> np.ndarray:
     return np.log(x) - np.log1p(-x)
 
 
-unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x")
+unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x", printed="-{0}")
 unary("exp", np.exp, lambda x, out: out, help="e to the power x")
 unary("expm1", np.expm1, lambda x, out: out + 1.0, help="exp(x) - 1, accurate for small x")
 unary("exp2", np.exp2, lambda x, out: out * LN2, help="2 to the power x")
@@ -78,7 +78,7 @@ unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, help="square root",
 unary("cbrt", np.cbrt, lambda x, out: 1.0 / (3.0 * out * out), help="cube root",
       sample=(0.2, 3.0), note="at x = 0 the derivative is +inf")
 unary("square", np.square, lambda x, out: 2.0 * x, help="x * x")
-unary("abs", np.abs, lambda x, out: const(np.sign(x.data)), help="absolute value",
+unary("abs", np.abs, lambda x, out: fn.sign(x), help="absolute value",
       note="at x = 0 the derivative is 0 (the subgradient PyTorch uses)")
 unary("sign", np.sign, None, help="-1, 0 or 1", sample=(0.1, 2.0),
       note="piecewise constant: derivative 0 everywhere, as in PyTorch")
@@ -114,7 +114,7 @@ unary("logit", _logit, lambda x, out: 1.0 / (x * (1.0 - x)),
       help="inverse of sigmoid, log(x/(1-x))", domain="0 < x < 1", sample=(0.1, 0.9))
 unary("softplus", _softplus, lambda x, out: fn.sigmoid(x), help="log(1 + e^x), a smooth relu",
       group="activations")
-unary("relu", lambda x: np.maximum(x, 0.0), lambda x, out: const(x.data > 0),
+unary("relu", lambda x: np.maximum(x, 0.0), lambda x, out: fn.where(x > 0.0, 1.0, 0.0),
       help="max(x, 0)", note="at x = 0 the derivative is 0, as in PyTorch", group="activations")
 unary("erf", special.erf, lambda x, out: TWO_OVER_SQRT_PI * fn.exp(-x * x),
       help="error function", group="special functions", scalar=lambda x: x.call("erf"))

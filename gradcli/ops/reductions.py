@@ -32,10 +32,17 @@ def _tie_weight(x: np.ndarray, out: np.ndarray, axis: tuple[int, ...] | None) ->
 reduction("sum", np.sum, None, help="sum of the elements")
 reduction("mean", np.mean, lambda x, out, axis: 1.0 / _count(x.shape, axis),
           help="arithmetic mean of the elements")
-reduction("max", np.max, lambda x, out, axis: const(_tie_weight(x.data, out.data, axis)),
-          help="largest element", note="ties share the gradient equally")
-reduction("min", np.min, lambda x, out, axis: const(_tie_weight(x.data, out.data, axis)),
-          help="smallest element", note="ties share the gradient equally")
+def _extreme_weight(x: Tensor, out: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    """Equal shares of the gradient for every element that attains the extreme (recorded
+    ops, so the derivative stays a formula valid at every point)."""
+    attained = fn.where(x == out, 1.0, 0.0)
+    return attained / fn.sum(attained, axis=axis, keepdims=True)
+
+
+reduction("max", np.max, _extreme_weight, help="largest element",
+          note="ties share the gradient equally")
+reduction("min", np.min, _extreme_weight, help="smallest element",
+          note="ties share the gradient equally")
 
 
 def _centred(x: Tensor, axis: tuple[int, ...] | None) -> Tensor:

@@ -227,6 +227,7 @@ GETITEM = defop(
     vjp=(lambda g, out, x, index: fn.scatter_add(g, x.shape, index),),
     jvp=lambda ts, out, x, index: ts[0][(_BATCH, *index)],
     params=(("index", ()),), kind="structural", public=False, backward="IndexBackward0",
+    printed="{0}[{index}]",
     moves=lambda index: lambda a: a[index],
     help="x[index]: elements, slices, or integer arrays")
 
