@@ -214,3 +214,9 @@ class ResourceLimitError(GradcliError):
     def about(self, subject: str) -> None:
         self.message = f"{subject} {self.detail}"
         self.args = (self.message,)
+
+
+class FormulaError(GradcliError):
+    """A derivative that gradcli's language cannot write as a formula (diff)."""
+
+    kind = "formula"

@@ -1,0 +1,10 @@
+"""Derivatives as formulas: read off the recorded graph, simplified, printed.
+
+`diff(expression, at=None, wrt=None, order=1)` returns a `DiffResult` whose
+formulas are text in gradcli's own language (each parses and evaluates to the
+engine's numbers) and can also be written as LaTeX.
+"""
+
+from gradcli.formula.derive import DiffResult, Formula, diff
+
+__all__ = ["DiffResult", "Formula", "diff"]
