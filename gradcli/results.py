@@ -191,3 +191,30 @@ class PlotResult(Result):
         self.mark = mark
         #: two variables: Z and its gradient field U, V on the grid
         self.grid = grid
+
+
+class DiffResult(Result):
+    """What `diff` found: formulas by variable (order 1), by output and variable (a
+    non-scalar f), or a labelled matrix (order 2); values when a point was given. Each
+    formula is a `gradcli.formula.Formula`: its `.text`, and `.latex()`."""
+
+    __slots__ = ("formulas", "hessian", "jacobian", "labels", "order", "outputs", "values",
+                 "variables")
+
+    def __init__(self, *args: Any, order: int, variables: list[str],
+                 formulas: dict[str, Any] | None = None,
+                 outputs: list[str] | None = None,
+                 jacobian: list[dict[str, Any]] | None = None,
+                 labels: list[str] | None = None,
+                 hessian: list[list[Any]] | None = None,
+                 values: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.variables = variables
+        self.formulas = formulas
+        self.outputs = outputs
+        self.jacobian = jacobian
+        self.labels = labels
+        self.hessian = hessian
+        #: like formulas/jacobian/hessian, with arrays in place of formulas (bindings given)
+        self.values = values

@@ -1,4 +1,5 @@
-"""Three views of one result object: a table for people, JSON and CSV for scripts.
+"""Views of one result object: a table for people, JSON and CSV for scripts (and LaTeX
+for diff's formulas).
 
 The table view is built as neutral blocks (key/value lines, labelled grids,
 rows under headers) and drawn by Rich on a terminal, or as plain aligned text
@@ -74,6 +75,7 @@ class View:
 JSON = View("JSON")
 CSV = View("CSV")
 TABLE = View("table")
+LATEX = View("LaTeX")
 
 
 def is_picture(result: Any) -> bool:
@@ -512,3 +514,79 @@ def render_rich(title: str, blocks: list[Block], console: Any) -> None:
     console.print(f"[bold]{title}[/bold]", highlight=False)
     for block in blocks:
         console.print(block.rich())
+
+
+# -- diff: formulas -------------------------------------------------------------------------
+# JSON keys: order 1 {"command": "diff", "expression", "order", "formulas": {variable:
+# formula}} (a non-scalar f: "outputs" and, per variable, one formula per output); order 2
+# "labels" and "hessian", a square list of formula strings; "values" alongside, in the same
+# layout, when the bindings gave a point.
+@JSON.of(r.DiffResult)
+def _diff_json(result: r.DiffResult) -> dict[str, Any]:
+    obj: dict[str, Any] = {"command": "diff", "expression": result.expression,
+                           "order": result.order}
+    if result.hessian is not None:
+        obj["labels"] = result.labels
+        obj["hessian"] = [[f.text for f in row] for row in result.hessian]
+        if result.values is not None:
+            obj["values"] = [[json_array(v) for v in row] for row in result.values]
+    elif result.jacobian is not None:
+        obj["outputs"] = result.outputs
+        obj["formulas"] = {n: [row[n].text for row in result.jacobian]
+                           for n in result.variables}
+        if result.values is not None:
+            obj["values"] = {n: [json_array(row[n]) for row in result.values]
+                             for n in result.variables}
+    else:
+        assert result.formulas is not None
+        obj["formulas"] = {n: f.text for n, f in result.formulas.items()}
+        if result.values is not None:
+            obj["values"] = {n: json_array(v) for n, v in result.values.items()}
+    return obj
+
+
+@LATEX.of(r.DiffResult)
+def _diff_latex(result: r.DiffResult) -> str:
+    """One line of LaTeX per formula (a matrix for order 2 or a non-scalar f)."""
+    from gradcli.formula.latex import latex_name, matrix
+
+    if result.hessian is not None:
+        return matrix([[f.latex() for f in row] for row in result.hessian]) + "\n"
+    if result.jacobian is not None:
+        return matrix([[row[n].latex() for n in result.variables]
+                       for row in result.jacobian]) + "\n"
+    assert result.formulas is not None
+    if len(result.formulas) == 1:
+        return next(iter(result.formulas.values())).latex() + "\n"
+    return "".join(rf"\frac{{\partial f}}{{\partial {latex_name(n)}}} = {f.latex()}" + "\n"
+                   for n, f in result.formulas.items())
+
+
+@TABLE.of(r.DiffResult)
+def _diff_table(result: r.DiffResult, p: int) -> tuple[str, list[Block]]:
+    blocks: list[Block] = []
+    if result.hessian is not None:
+        assert result.labels is not None
+        blocks.append(Grid("second derivatives", result.labels, result.labels,
+                           [[f.text for f in row] for row in result.hessian]))
+        if result.values is not None:
+            blocks.append(Grid("their values", result.labels, result.labels,
+                               [[fmt_array(v, p) for v in row] for row in result.values]))
+    elif result.jacobian is not None:
+        assert result.outputs is not None
+        blocks.append(Grid("jacobian (rows: outputs, columns: variables)", result.outputs,
+                           result.variables,
+                           [[row[n].text for n in result.variables] for row in result.jacobian]))
+        if result.values is not None:
+            blocks.append(Grid("their values", result.outputs, result.variables,
+                               [[fmt_array(row[n], p) for n in result.variables]
+                                for row in result.values]))
+    else:
+        assert result.formulas is not None
+        if result.values is None:
+            blocks.append(Lines([(f"∂/∂{n}", f.text) for n, f in result.formulas.items()]))
+        else:
+            blocks.append(Rows(["", "formula", "value"],
+                               [[f"∂/∂{n}", f.text, fmt_array(result.values[n], p)]
+                                for n, f in result.formulas.items()]))
+    return _heading(result), blocks

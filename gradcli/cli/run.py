@@ -218,6 +218,8 @@ def render(result: Any, format: str, precision: int | None, out: Any) -> None:
         out.write(views.to_json(result) + "\n")
     elif format == "csv":
         out.write(views.to_csv(result, precision))
+    elif format == "latex":
+        out.write(views.LATEX(result))
     else:
         title, blocks = views.table_view(result, 6 if precision is None else precision)
         if out.isatty():

@@ -374,6 +374,26 @@ COMMANDS: tuple[Command, ...] = (
         options=(*_COMMON, WRT, ORDER, RTOL, ATOL),
         runner="gradcli.cli.run:run_point", call="gradcli.checking:check", job=True),
     Command(
+        "diff", summary="Print derivatives as formulas, read off the graph create_graph "
+                        "records.",
+        help="""Each formula is in gradcli's own language (it parses, and evaluates to what
+grad, hessian and jacobian give); with bindings its value at that point is printed beside it.
+
+Examples:
+
+    gradcli diff "(x+1)*(x+2)"
+
+    gradcli diff "x*x*y" --order 2
+
+    gradcli diff "exp(sin(x))" --format latex""",
+        arguments=(EXPRESSION, BINDINGS),
+        options=(AT, FORMAT.but(choices=("table", "json", "latex"),
+                                help="table (for people), json (for scripts) or latex."),
+                 PRECISION, STRICT, WRT,
+                 ORDER.but(help="1: each first derivative (a Jacobian's rows for a non-scalar "
+                                "f); 2: the matrix of second derivatives.")),
+        runner="gradcli.cli.run:run_point", call="gradcli.formula:diff"),
+    Command(
         "batch", summary="Run a file of jobs: one JSON line in, one JSON line out, in order.",
         help="""A job: {"id": "a", "command": "grad", "expression": "x*x*y", "at": {"x": 2,
 "y": 3}, "wrt": ["x"]}; command is eval, grad, hessian, jacobian, graph or check; a job may

@@ -5,6 +5,7 @@ formulas are text in gradcli's own language (each parses and evaluates to the
 engine's numbers) and can also be written as LaTeX.
 """
 
-from gradcli.formula.derive import DiffResult, Formula, diff
+from gradcli.formula.derive import Formula, diff
+from gradcli.results import DiffResult
 
 __all__ = ["DiffResult", "Formula", "diff"]

@@ -26,7 +26,7 @@ from gradcli.formula.printer import to_text
 from gradcli.formula.reader import Reader
 from gradcli.formula.simplify import Algebra
 from gradcli.language.program import Program, parse
-from gradcli.results import Result
+from gradcli.results import DiffResult
 
 #: a value a formula and the engine may differ by (relative), from rounding alone
 AGREEMENT = 1e-9
@@ -49,32 +49,6 @@ class Formula:
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
-
-
-class DiffResult(Result):
-    """What `diff` found: formulas by variable (order 1), by output and variable (a
-    non-scalar f), or a labelled matrix (order 2); values when a point was given."""
-
-    __slots__ = ("formulas", "hessian", "jacobian", "labels", "order", "outputs", "values",
-                 "variables")
-
-    def __init__(self, *args: Any, order: int, variables: list[str],
-                 formulas: dict[str, Formula] | None = None,
-                 outputs: list[str] | None = None,
-                 jacobian: list[dict[str, Formula]] | None = None,
-                 labels: list[str] | None = None,
-                 hessian: list[list[Formula]] | None = None,
-                 values: Any = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.order = order
-        self.variables = variables
-        self.formulas = formulas
-        self.outputs = outputs
-        self.jacobian = jacobian
-        self.labels = labels
-        self.hessian = hessian
-        #: like formulas/jacobian/hessian, with arrays in place of formulas (bindings given)
-        self.values = values
 
 
 def generic_point(program: Program) -> dict[str, np.ndarray]:
@@ -118,23 +92,35 @@ def diff(expression: str, at: Mapping[str, Any] | None = None,
         return made
 
     result_args = ("diff", expression, point if bound else {}, output.data, warnings)
+    nonfinite = bound and not np.isfinite(output.data).all()
     if order == 2:
         labels = [label for n in chosen for label in _flat_labels(n, point[n].shape)]
         hessian = [[formula(entry, ()) for entry in row] for row in targets]
-        values = [[_value(f, point) for f in row] for row in hessian] if bound else None
+        matrix_values = [[_value(f, point) for f in row] for row in hessian] if bound else None
         return DiffResult(*result_args, order=2, variables=chosen, labels=labels,
-                          hessian=hessian, values=values)
+                          hessian=hessian, values=matrix_values,
+                          nonfinite=nonfinite or _any_nonfinite(matrix_values))
     if output.size == 1:
         formulas = {n: formula(g, point[n].shape) for n, g in zip(chosen, targets[0],
                                                                   strict=True)}
         values = {n: _value(f, point) for n, f in formulas.items()} if bound else None
         return DiffResult(*result_args, order=1, variables=chosen, formulas=formulas,
-                          values=values)
+                          values=values, nonfinite=nonfinite or _any_nonfinite(values))
     rows = [{n: formula(g, point[n].shape) for n, g in zip(chosen, row, strict=True)}
             for row in targets]
-    values = [{n: _value(f, point) for n, f in row.items()} for row in rows] if bound else None
+    row_values = [{n: _value(f, point) for n, f in row.items()} for row in rows] \
+        if bound else None
     return DiffResult(*result_args, order=1, variables=chosen,
-                      outputs=_flat_labels("f", output.shape), jacobian=rows, values=values)
+                      outputs=_flat_labels("f", output.shape), jacobian=rows,
+                      values=row_values, nonfinite=nonfinite or _any_nonfinite(row_values))
+
+
+def _any_nonfinite(values: Any) -> bool:
+    if values is None:
+        return False
+    rows = values if isinstance(values, list) else [values]
+    arrays = [v for row in rows for v in (row.values() if isinstance(row, dict) else row)]
+    return any(not np.isfinite(a).all() for a in arrays)
 
 
 def _chosen(free: list[str], wrt: Sequence[str] | None) -> list[str]:

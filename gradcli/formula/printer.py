@@ -15,7 +15,7 @@ grows exponentially with the order of the derivative.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gradcli.engine.op import OPS
@@ -47,7 +47,7 @@ def rational(value: float) -> tuple[int, int] | None:
     return None
 
 
-def step_names(reserved: set[str]) -> Iterable[str]:
+def step_names(reserved: set[str]) -> Iterator[str]:
     letters = "abcdfghkmnpqrstuvw"
     for suffix in ("", *map(str, range(1, 10**6))):
         for letter in letters:
