@@ -115,6 +115,45 @@ def diff(expression: str, at: Mapping[str, Any] | None = None,
                       values=row_values, nonfinite=nonfinite or _any_nonfinite(row_values))
 
 
+def canonical(expression: str) -> Formula:
+    """The expression itself in canonical form: what the simplifier makes of it."""
+    program = parse(expression)
+    point = generic_point(program)
+    leaves = {name: Tensor(point[name]) for name in point}
+    with recording() as recorder, np.errstate(all="ignore"):
+        output = program.evaluate(leaves)
+    reader = Reader(Algebra(), recorder.entries,
+                    {id(t.data): (name, t.data) for name, t in leaves.items()})
+    made = Formula(reader.read(output.data), list(point))
+    _check(made, output.data, point, output.shape)
+    return made
+
+
+def nth_derivative(expression: str, variable: str, n: int) -> Formula:
+    """d^n f / d variable^n of a scalar f of one scalar variable: grad of grad of ...,
+    each recorded with create_graph, read back once at the end."""
+    if n < 1:
+        raise ArgumentError(f"the order must be at least 1, not {n}")
+    program = parse(expression)
+    point = generic_point(program)
+    program.check_bindings(point)
+    leaves = {name: Tensor(point[name], requires_grad=name == variable) for name in point}
+    if variable not in leaves:
+        raise ArgumentError(f"'{variable}' is not a variable of the expression")
+    with recording() as recorder, enable_grad(), np.errstate(all="ignore"):
+        value = program.evaluate(leaves).reshape(())
+        for _ in range(n):
+            (value,) = _grads(value, [leaves[variable]])
+            if value is None:
+                break
+    algebra = Algebra()
+    reader = Reader(algebra, recorder.entries,
+                    {id(t.data): (name, t.data) for name, t in leaves.items()})
+    made = Formula(algebra.zero if value is None else reader.read(value.data), list(point))
+    _check(made, None if value is None else value.data, point, ())
+    return made
+
+
 def _any_nonfinite(values: Any) -> bool:
     if values is None:
         return False

@@ -48,12 +48,16 @@ def rational(value: float) -> tuple[int, int] | None:
 
 
 def step_names(reserved: set[str]) -> Iterator[str]:
+    """a, b, c, ... then a1, b1, ...: never a variable, a function or a constant."""
     letters = "abcdfghkmnpqrstuvw"
-    for suffix in ("", *map(str, range(1, 10**6))):
+    round_ = 0
+    while True:
+        suffix = str(round_) if round_ else ""
         for letter in letters:
             name = letter + suffix
             if name not in reserved and name not in OPS and name not in CONSTANT_NAMES:
                 yield name
+        round_ += 1
 
 
 def use_counts(root: Expr) -> tuple[list[Expr], dict[Expr, int]]:
@@ -105,6 +109,7 @@ class TextWriter:
         order, counts = use_counts(root)
         names = step_names(self.reserved)
         pieces: dict[Expr, Piece] = {}
+        self.named: set[Expr] = set()
         steps: list[tuple[str, str]] = []
         for node in order:
             text, level = self.piece(node, pieces)
@@ -113,6 +118,7 @@ class TextWriter:
                 name = next(names)
                 steps.append((name, text))
                 pieces[node] = (self.name(name), ATOM)
+                self.named.add(node)
             else:
                 pieces[node] = (text, level)
         return steps, pieces[root][0]
@@ -170,7 +176,7 @@ class TextWriter:
     def sum(self, node: Expr, pieces: dict[Expr, Piece]) -> Piece:
         parts: list[tuple[bool, str]] = []
         for u, c in zip(node.args, node.exps, strict=True):
-            if u.kind == PRODUCT:
+            if u.kind == PRODUCT and u not in self.named:
                 text, _ = self.product(abs(c) * u.value, u.args, u.exps, pieces)
             else:
                 text, _ = self.product(abs(c), (u,), (None,), pieces)
@@ -208,7 +214,8 @@ class TextWriter:
             else:
                 numerator.append(self.power(pieces[base], pieces[exponent]))
         fraction = rational(coef) if coef != 0 else (0, 1)
-        if fraction is not None and (fraction[1] == 1 or len(repr(coef)) > 4):
+        # x/2 rather than 0.5*x; but 0.5/sqrt(x), where there is no numerator to divide
+        if fraction is not None and (fraction[1] == 1 or len(repr(coef)) > 4 or numerator):
             p, q = fraction
             if p != 1 or not numerator:
                 numerator.insert(0, self.number(float(p)))
