@@ -114,7 +114,7 @@ class TextWriter:
         for node in order:
             text, level = self.piece(node, pieces)
             if (node is not root and counts[node] > 1 and node.kind in (SUM, PRODUCT, CALL)
-                    and len(text) > STEP_MIN_LENGTH):
+                    and len(text) > STEP_MIN_LENGTH and level != COMPARE):
                 name = next(names)
                 steps.append((name, text))
                 pieces[node] = (self.name(name), ATOM)
@@ -204,6 +204,8 @@ class TextWriter:
         """coef * prod(base^exp) for coef >= 0; an exp of None means 1."""
         numerator: list[Piece] = []
         denominator: list[Piece] = []
+        sum_below = any(b.kind == SUM and e is not None and e.kind == NUM and e.value == -1
+                        for b, e in zip(bases, exps, strict=True))
         for base, exponent in zip(bases, exps, strict=True):
             if exponent is None or (exponent.kind == NUM and exponent.value == 1.0):
                 numerator.append(pieces[base])
@@ -219,6 +221,10 @@ class TextWriter:
             p, q = fraction
             if p != 1 or not numerator:
                 numerator.insert(0, self.number(float(p)))
+            if q != 1 and sum_below:
+                # x/2/(x + 1): written x/(2*(x + 1)) it would read back as x/(2*x + 2)
+                return self.quotient([self.quotient(numerator, [self.number(float(q))])],
+                                     denominator)
             if q != 1:
                 denominator.insert(0, self.number(float(q)))
         elif coef != 1 or not numerator:
@@ -250,7 +256,9 @@ class TextWriter:
         if op is None:
             raise FormulaError(f"no op named {op_name!r} to print")
         template = op.printed
-        given = self.given_params(op_name, params)
+        # parameters a template writes itself ({index}) are not keywords
+        given = self.given_params(op_name, tuple(
+            (k, v) for k, v in params if template is None or "{" + k + "}" not in template))
         if template is not None:
             form = self.template(template, args, dict(params), given)
             if form is not None:

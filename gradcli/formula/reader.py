@@ -30,7 +30,7 @@ from gradcli.engine.op import OpDef
 from gradcli.engine.trace import Entry
 from gradcli.errors import FormulaError
 from gradcli.formula.expr import CALL, NUM, PRODUCT, SUM, VAR, Expr
-from gradcli.formula.simplify import COMPARISONS, Algebra
+from gradcli.formula.simplify import COMPARISONS, Algebra, short_number
 
 #: arrays with more elements than this are not written out as literals
 LITERAL_LIMIT = 64
@@ -76,14 +76,16 @@ class Reader:
                 stack.extend(pending)
                 continue
             stack.pop()
-            if all(self.constant[id(x)] for x in inputs):
-                self.memo[key] = self.folded(op, inputs, out)
-                self.constant[key] = True
+            args = [self.memo[id(x)] for x in inputs]
+            constant = all(self.constant[id(x)] for x in inputs)
+            if constant and not (out.size == 1 and args and all(a.shape == () for a in args)
+                                 and (op.name in HANDLERS or op.public)):
+                self.memo[key] = self.folded(op, inputs, params, out)
             else:
-                args = [self.memo[id(x)] for x in inputs]
+                # numbers go through the algebra too, which folds what is as short to write
                 handler = HANDLERS.get(op.name, Reader.call)
                 self.memo[key] = handler(self, op, args, inputs, params, out)
-                self.constant[key] = False
+            self.constant[key] = constant
         return self.memo[id(array)]
 
     # -- constants ----------------------------------------------------------------------
@@ -107,15 +109,16 @@ class Reader:
         rows = [self._array_literal(row) for row in a]
         return self.algebra.literal(rows, a.shape)
 
-    def folded(self, op: OpDef, inputs: tuple[np.ndarray, ...], out: np.ndarray) -> Expr:
-        """A constant computed by an op: its number, unless the op's name says it better
+    def folded(self, op: OpDef, inputs: tuple[np.ndarray, ...], params: dict[str, Any],
+               out: np.ndarray) -> Expr:
+        """A constant computed by an op: its number, or the call when that says it better
         (log(2) rather than 0.6931471805599453)."""
         value = self.number(out)
         if (value.kind == NUM and op.kind == "elementwise" and op.public and len(inputs) == 1
-                and np.asarray(inputs[0]).size == 1 and not _short(value.value)):
+                and np.asarray(inputs[0]).size == 1 and not short_number(value.value)):
             argument = self.number(inputs[0])
-            if argument.kind == NUM and _short(argument.value):
-                return self.algebra.raw_call(op.name, (), (argument,), ())
+            if argument.kind == NUM and short_number(argument.value):
+                return self.algebra.call(op.name, _frozen_params(op, params), (argument,), ())
         return value
 
     # -- ops --------------------------------------------------------------------------------
@@ -127,13 +130,13 @@ class Reader:
                                "cannot write", hint="diff writes the ops the language has")
         if not (op.broadcasting or op.kind == "elementwise"):
             args = [self.algebra.fit(e, x.shape) for e, x in zip(args, inputs, strict=True)]
-        frozen = tuple((name, params[name]) for name in op.param_names if name in params)
+        frozen = _frozen_params(op, params)
         if op.name == "where":
             return self.algebra.where(args[0], args[1], args[2])
         if op.name in COMPARISONS:
             return self.algebra.compare(op.name, frozen, args[0], args[1], out.shape,
                                         COMPARISONS[op.name])
-        return self.algebra.raw_call(op.name, frozen, tuple(args), out.shape)
+        return self.algebra.call(op.name, frozen, tuple(args), out.shape)
 
     def add(self, op: OpDef, args: list[Expr], *_: Any) -> Expr:
         return self.algebra.add(*args)
@@ -162,8 +165,10 @@ class Reader:
 
     def reshape(self, op: OpDef, args: list[Expr], inputs: tuple[np.ndarray, ...],
                 params: dict[str, Any], out: np.ndarray) -> Expr:
-        if inputs[0].size == 1 and args[0].shape in ((), inputs[0].shape):
-            return args[0]  # one value in another shape: broadcasting does the rest
+        if inputs[0].size == 1:
+            if args[0].shape == () or out.shape != ():
+                return args[0]  # one value in another shape: broadcasting does the rest
+            return self.algebra.raw_call("sum", (), (args[0],), ())  # the one element
         if inputs[0].shape == out.shape:
             return args[0]
         fitted = self.algebra.fit(args[0], inputs[0].shape)
@@ -178,6 +183,10 @@ class Reader:
             return e
         if e.shape == ():
             return self.algebra.mul(e, self.algebra.num(inputs[0].size / max(out.size, 1)))
+        if len(source) == 1 and out.size == 1:
+            weighted = self._weighted_sum(e, source)
+            if weighted is not None:
+                return weighted
         lead = len(source) - len(target)
         kept = [i + lead for i, s in enumerate(target) if s == 1 and source[i + lead] != 1]
         e = self.algebra.fit(e, source)
@@ -189,6 +198,40 @@ class Reader:
             del shape[axis]
             e = self._sum(e, axis, False, tuple(shape))
         return e
+
+    def _weighted_sum(self, e: Expr, source: tuple[int, ...]) -> Expr | None:
+        """sum(rest*[c0, c1, ...]) with numbers c_i: the sum of c_i*rest[i], written out (the
+        one-hot rows a Hessian's seeds make become single elements)."""
+        if e.kind != PRODUCT:
+            return None
+        for k, (factor, exponent) in enumerate(zip(e.args, e.exps, strict=True)):
+            if exponent is self.algebra.one and _is_literal(factor) and \
+                    all(a.kind == NUM for a in factor.args):
+                rest = self.algebra.mul(self.algebra.num(e.value), *(
+                    self.algebra.power(b, x) for j, (b, x) in enumerate(
+                        zip(e.args, e.exps, strict=True)) if j != k))
+                terms = []
+                for i, weight in enumerate(factor.args):
+                    if weight.value != 0.0:
+                        element = rest if rest.shape == () else \
+                            self._element(rest, (i,), source)
+                        if element is None:
+                            return None
+                        terms.append(self.algebra.mul(weight, element))
+                return self.algebra.add(*terms)
+        return None
+
+    def _scatter_slice(self, g: Expr, g_shape: tuple[int, ...], n: int, part: slice) -> Expr:
+        """zeros(n) with g added at a slice, written out element by element."""
+        algebra = self.algebra
+        flat = [algebra.zero] * n
+        for j, position in enumerate(range(n)[part]):
+            element = g if g.shape == () else self._element(g, (j,), g_shape)
+            if element is None:
+                element = algebra.raw_call("getitem", (("index", (j,)),),
+                                           (algebra.fit(g, g_shape),), ())
+            flat[position] = algebra.add(flat[position], element)
+        return _nested_literal(algebra, flat, (n,))
 
     def _sum(self, e: Expr, axis: int, keepdims: bool, shape: tuple[int, ...]) -> Expr:
         return self.algebra.raw_call("sum", (("axis", (axis,)), ("keepdims", keepdims)),
@@ -209,7 +252,7 @@ class Reader:
     def _element(self, e: Expr, index: tuple[int, ...], shape: tuple[int, ...]
                  ) -> Expr | None:
         """e[index] pushed through literals and elementwise arithmetic, where it can be."""
-        while index and e.kind == CALL and e.value == ("stack", (("axis", 0),)):
+        while index and _is_literal(e):
             e, index, shape = e.args[index[0]], index[1:], shape[1:]
         if not index:
             return e
@@ -221,6 +264,8 @@ class Reader:
             def leaf(node: Expr) -> Expr | None:
                 if node.shape == ():
                     return node
+                if _is_literal(node) and node.shape == shape:
+                    return self._element(node, index, shape)
                 if node.kind in (SUM, PRODUCT):
                     return None
                 if node.shape != shape:
@@ -238,6 +283,9 @@ class Reader:
         """The VJP of indexing: zeros with the value at the index, written out as an array."""
         shape, index = params["shape"], params["index"]
         size = math.prod(shape)
+        if len(shape) == 1 and len(index) == 1 and isinstance(index[0], slice) \
+                and size <= LITERAL_LIMIT:
+            return self._scatter_slice(args[0], inputs[0].shape, shape[0], index[0])
         if size > LITERAL_LIMIT or not all(isinstance(i, int) for i in index) or \
                 len(index) != len(shape):
             raise FormulaError("the derivative scatters values into an array in a way a "
@@ -249,6 +297,14 @@ class Reader:
                                                                          strict=True)), shape))
         flat[position] = args[0]
         return _nested_literal(algebra, flat, shape)
+
+
+def _is_literal(e: Expr) -> bool:
+    return e.kind == CALL and e.value == ("stack", (("axis", 0),))
+
+
+def _frozen_params(op: OpDef, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, params[name]) for name in op.param_names if name in params)
 
 
 class _NoPushdown(Exception):
@@ -265,10 +321,6 @@ def _nested_literal(algebra: Algebra, flat: list[Expr], shape: tuple[int, ...]) 
         levels = [algebra.literal(levels[k:k + width], (width, *row_shape))
                   for k in range(0, len(levels), width)]
     return levels[0]
-
-
-def _short(value: float) -> bool:
-    return not math.isfinite(value) or float(value).is_integer() or len(repr(value)) <= 6
 
 
 HANDLERS: dict[str, Handler] = {

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.op import OPS
 from gradcli.formula.expr import CALL, NUM, PRODUCT, SUM, VAR, Expr, factor_order, term_order
 
 #: a sum of coefficients this close to zero, relative to the parts, is zero (rounding)
@@ -67,6 +68,20 @@ class Algebra:
 
     def var(self, name: str, shape: tuple[int, ...] = ()) -> Expr:
         return self._intern(VAR, name, (), (), shape)
+
+    def call(self, op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...],
+             shape: tuple[int, ...]) -> Expr:
+        """op(args), folded to a number when every argument is one and the number is as
+        short to write (exp(0) is 1, but log(2) stays log(2))."""
+        definition = OPS.get(op)
+        if (definition is not None and args and all(a.kind == NUM for a in args)
+                and definition.kind in ("elementwise", "binary") and definition.public):
+            with np.errstate(all="ignore"):
+                value = float(np.asarray(definition.forward(
+                    *(np.array(a.value) for a in args), **dict(params))))
+            if short_number(value) or len(args) > 1:
+                return self.num(value)
+        return self.raw_call(op, params, args, shape)
 
     def raw_call(self, op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...],
                  shape: tuple[int, ...]) -> Expr:
@@ -231,7 +246,7 @@ class Algebra:
             if b.kind == NUM:
                 with np.errstate(all="ignore"):
                     folded = float(np.power(b.value, k))
-                if math.isfinite(folded):
+                if not math.isnan(folded):
                     return self.num(folded)
             if b.kind == PRODUCT and k.is_integer():
                 bases: dict[Expr, Expr] = {}
@@ -274,11 +289,18 @@ class Algebra:
         return self.raw_call(op, params, (a, b), shape)
 
 
+def short_number(value: float) -> bool:
+    """Whether a number is as short to write as a call would be."""
+    return not math.isfinite(value) or float(value).is_integer() or len(repr(value)) <= 6
+
+
 def _frozen(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return ("array", value.shape, value.tobytes())
     if isinstance(value, (tuple, list)):
         return tuple(_frozen(v) for v in value)
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
     if isinstance(value, float) and math.isnan(value):
         return "nan"
     return value
@@ -321,7 +343,7 @@ def _remake_call(algebra: Algebra, node: Expr, args: tuple[Expr, ...]) -> Expr:
         return algebra.compare(op, params, args[0], args[1], node.shape, COMPARISONS[op])
     if op == "stack" and params == (("axis", 0),):
         return algebra.literal(list(args), node.shape)
-    return algebra.raw_call(op, params, args, node.shape)
+    return algebra.call(op, params, args, node.shape)
 
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
