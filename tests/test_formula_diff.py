@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradcli import compute
-from gradcli.cli.options import Options
-from gradcli.cli.run import execute
+from gradcli.cli import _run
 from gradcli.errors import ArgumentError, FormulaError
 from gradcli.formula import diff
 from gradcli.formula.derive import nth_derivative
@@ -215,25 +214,17 @@ def test_formulas_parse_with_the_grammar_and_vector_formulas_keep_their_shape():
 
 
 # -- views --------------------------------------------------------------------------------
-class Out:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def isatty(self) -> bool:
-        return False
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
 def run(*args: str, **options) -> tuple[int, str, str]:
-    out, err = Out(), Out()
-    expression, *bindings = args
-    code = execute("diff", expression, list(bindings), Options(**options), out, err)
-    return code, out.text(), err.text()
+    import contextlib
+    import io
+
+    argv = ["diff", *args]
+    for key, value in options.items():
+        argv += [f"--{key}", str(value)]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _run(argv)
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_json_shapes():
