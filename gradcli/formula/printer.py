@@ -37,12 +37,13 @@ COMPARISON_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 
 
 def rational(value: float) -> tuple[int, int] | None:
-    """value as p/q with a small q, when that is exact in floating point."""
+    """value as p/q with a small q, when that is exact in floating point as p*(1/q), which
+    is how a formula's p/q reads back (a quotient is a product with a reciprocal)."""
     if not math.isfinite(value):
         return None
     for q in range(1, 101):
         p = round(value * q)
-        if abs(p) < 10**15 and p / q == value:
+        if abs(p) < 10**15 and p * (1.0 / q) == value:
             return p, q
     return None
 
