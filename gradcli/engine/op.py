@@ -31,8 +31,7 @@ class OpDef:
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
                  "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
                  "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
-                 "scalar",
-                 "signature", "vjp")
+                 "scalar", "signature", "vjp")
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjp: tuple[VjpRule, ...] | VjpRule | None, jvp: JvpRule | None, *,
