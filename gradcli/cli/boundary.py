@@ -38,8 +38,7 @@ class Output:
 
     def write(self, text: str) -> int:
         if self.stream is None:
-            raise OutputError("cannot write the results: standard output is closed",
-                              hint="run gradcli with stdout open, or redirect it to a file")
+            raise OutputError("cannot write the results: standard output is closed")
         self.wrote = True
         try:
             return self.stream.write(text)
@@ -74,8 +73,7 @@ class Output:
 
 def _write_failed(exc: OSError) -> OutputError:
     reason = exc.strerror or str(exc)
-    return OutputError(f"cannot write the results to standard output: {reason}",
-                       hint="free some space or write elsewhere")
+    return OutputError(f"cannot write the results to standard output: {reason}")
 
 
 class Session:
