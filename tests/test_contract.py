@@ -422,3 +422,14 @@ def test_a_job_file_may_be_a_pipe_or_a_fifo(tmp_path):
         writer.write(GOOD * 3)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and len(out.splitlines()) == 3, err
+
+
+def test_a_full_disk_under_points_records_is_exit_74_too(tmp_path):
+    write_points(tmp_path / "points.csv", 1000)
+    for format in ("csv", "jsonl"):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([GRADCLI, "grad", "x*y", "--points", "points.csv",
+                                   "--format", format], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, cwd=tmp_path)
+        assert done.returncode == 74, done.stderr
+        assert "No space left on device" in done.stderr and "Traceback" not in done.stderr

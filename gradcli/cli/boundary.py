@@ -13,6 +13,7 @@ records, so a job's error carries exactly the same fields.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -35,29 +36,39 @@ class Output:
     def __init__(self, stream: TextIO | None):
         self.stream = stream
         self.wrote = False
+        #: what went wrong writing, if anything: an OutputError, or the reader going away
+        self.failure: BaseException | None = None
 
     def write(self, text: str) -> int:
         if self.stream is None:
-            raise OutputError("cannot write the results: standard output is closed")
+            self.failure = OutputError("cannot write the results: standard output is closed")
+            raise self.failure
         self.wrote = True
         try:
             return self.stream.write(text)
-        except BrokenPipeError:
-            raise
         except OSError as exc:
-            raise _write_failed(exc) from None
+            raise self._failed(exc) from None
 
     def flush(self) -> None:
         if self.stream is None:
             return
         try:
             self.stream.flush()
-        except BrokenPipeError:
-            raise
         except OSError as exc:
-            raise _write_failed(exc) from None
+            raise self._failed(exc) from None
         except ValueError:  # flushing a stream that was closed under us
-            raise OutputError("cannot write the results: standard output is closed") from None
+            self.failure = OutputError("cannot write the results: standard output is closed")
+            raise self.failure from None
+
+    def _failed(self, exc: OSError) -> BaseException:
+        """Remember the failure: a library writing through us (polars, pyarrow) may
+        wrap what we raise in an exception of its own."""
+        if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+            self.failure = exc
+            return exc
+        reason = exc.strerror or str(exc)
+        self.failure = OutputError(f"cannot write the results to standard output: {reason}")
+        return self.failure
 
     def isatty(self) -> bool:
         try:
@@ -69,11 +80,6 @@ class Output:
         if self.stream is None:
             raise OSError("standard output is closed")
         return self.stream.fileno()
-
-
-def _write_failed(exc: OSError) -> OutputError:
-    reason = exc.strerror or str(exc)
-    return OutputError(f"cannot write the results to standard output: {reason}")
 
 
 class Session:
@@ -126,18 +132,30 @@ def guard(body: Callable[[Session], int], session: Session, what: str) -> int:
         code = body(session)
         session.out.flush()
         return code
-    except GradcliError as error:
-        return report(error, session)
-    except BrokenPipeError:
-        return EXIT_OK  # the reader went away (| head): not an error of ours
     except KeyboardInterrupt as stop:
         return interrupted(stop, session)
     except Exception as exc:
-        if os.environ.get("GRADCLI_DEBUG"):
-            import traceback
+        failure = session.out.failure
+        if _reader_went_away(exc) or _reader_went_away(failure):
+            return EXIT_OK  # the reader went away (| head): not an error of ours
+        if isinstance(failure, GradcliError):  # whatever a library wrapped it in
+            return report(failure, session)
+        if isinstance(exc, GradcliError):
+            return report(exc, session)
+        return _internal(exc, session, what)
 
-            traceback.print_exc(file=session.err)
-        return report(internal_error(exc, what), session)
+
+def _reader_went_away(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and (isinstance(exc, BrokenPipeError) or
+                                         exc.errno == errno.EPIPE)
+
+
+def _internal(exc: Exception, session: Session, what: str) -> int:
+    if os.environ.get("GRADCLI_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=session.err)
+    return report(internal_error(exc, what), session)
 
 
 def interrupted(stop: KeyboardInterrupt, session: Session) -> int:
