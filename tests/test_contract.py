@@ -232,9 +232,9 @@ def test_term_hup_and_int_on_a_long_batch_leave_nothing_behind(tmp_path, signum,
         write_jobs(tmp_path / "jobs.jsonl", 200_000)
         args = ["batch", "jobs.jsonl", "--out", "results.jsonl"]
     else:
-        write_points(tmp_path / "points.csv", 400_000)
+        write_points(tmp_path / "points.csv", 300_000)
         args = ["hessian", "sin(x)*exp(y)", "--points", "points.csv", "--out", target,
-                "--chunk-size", "2000", "--quiet"]
+                "--chunk-size", "100", "--quiet"]
     returncode, out, err, before = stop_when_started(args, tmp_path, signum)
     assert returncode == code
     assert err.splitlines() == [f"gradcli: interrupted ({signum.name})"]
