@@ -433,10 +433,14 @@ def test_parts_go_straight_to_an_object_store(tmp_path: Path, scheduler: str,
 
 @pytest.mark.slow
 def test_an_unreadable_unit_is_exit_1_naming_it_with_nothing_committed(
-        tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path_factory: pytest.TempPathFactory, scheduler: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """A Parquet file whose footer reads but whose pages do not: its unit fails, not a row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    # a short folder: the message names the file, and error display elides long words
+    tmp_path = tmp_path_factory.mktemp("u", numbered=True)
 
     for k in range(3):
         pq.write_table(pa.table({"x": np.arange(100.0) + k, "y": np.ones(100)}),
