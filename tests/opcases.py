@@ -122,7 +122,10 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
         **_matrix_cases(rng),
         "norm": [Case(f"norm-{o}", lambda x, o=o: fn.norm(x, ord=o), [r(5)])
                  for o in (2, 1, math.inf, 3, -math.inf)]
-        + [Case("norm-axis", lambda x: fn.norm(x, axis=1), [r(2, 3)])],
+        + [Case("norm-axis", lambda x: fn.norm(x, axis=1), [r(2, 3)])]
+        + [Case(f"norm-matrix-{o}", lambda x, o=o: fn.norm(x, ord=o), [r(3, 2)])
+           for o in ("fro", "nuc", 2)]
+        + [Case("norm-stack-nuc", lambda x: fn.norm(x, ord="nuc", axis=(-2, -1)), [r(2, 3, 3)])],
     }
 
 

@@ -263,3 +263,46 @@ def test_structure_ops_follow_numpy():
     np.testing.assert_allclose(fn.cross(g.tensor(v), g.tensor(a[0])).data, np.cross(v, a[0]))
     np.testing.assert_allclose(fn.cumsum(g.tensor(a), axis=0).data, np.cumsum(a, axis=0))
     np.testing.assert_allclose(fn.cumprod(g.tensor(a)).data, np.cumprod(a, axis=-1))
+
+
+def test_matrix_norms_and_their_gradients():
+    for shape in ((3, 3), (4, 2)):
+        a = _random(*shape)
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        for order, value, gradient in (
+                ("fro", np.sqrt(np.sum(a * a)), a / np.sqrt(np.sum(a * a))),
+                ("nuc", np.sum(s), u @ vh),
+                (2, s[0], np.outer(u[:, 0], vh[0]))):
+            x = g.tensor(a, requires_grad=True)
+            out = fn.norm(x, ord=order)
+            assert out.item() == pytest.approx(value, rel=1e-13)
+            assert out.item() == pytest.approx(np.linalg.norm(a, order), rel=1e-13)
+            (grad,) = g.grad(out, x)
+            np.testing.assert_allclose(grad.data, gradient, atol=1e-12)
+    # the language: text options, and the default stays the 2-norm of the elements
+    a = _random(3, 3)
+    for text, want in (("norm(A)", np.linalg.norm(a)), ("norm(A, ord='fro')", np.linalg.norm(a)),
+                       ('norm(A, ord="nuc")', np.linalg.norm(a, "nuc")),
+                       ("norm(A, ord=2)", np.linalg.norm(a, 2))):
+        assert parse(text).evaluate({"A": a}).item() == pytest.approx(want, rel=1e-13), text
+
+
+def test_matrix_norm_errors_name_the_fix():
+    from gradcli.errors import GradcliError
+
+    with pytest.raises(GradcliError) as info:
+        parse("norm(v, ord='nuc')").evaluate({"v": np.ones(3)})
+    assert "matrix norm" in info.value.message
+    with pytest.raises(GradcliError):
+        parse("norm(A, ord='bogus')").evaluate({"A": np.ones((2, 2))})
+    with pytest.raises(GradcliError):
+        parse("log(x, base='two')").evaluate({"x": 2.0})
+    with pytest.raises(GradcliError):  # text only where a keyword's value is expected
+        parse("'fro' + 1")
+
+
+@pytest.mark.parametrize("form", ["table", "json", "csv"])
+def test_a_text_option_shows_in_every_graph_view(capsys, form):
+    code = _run(["graph", "norm(A, ord='nuc')", "A=[[1,2],[3,4]]", "--format", form])
+    out = capsys.readouterr().out
+    assert code == 0 and "nuc" in out

@@ -26,6 +26,8 @@ from gradcli.numbers import json_number
 
 
 def json_array(value: Any) -> Any:
+    if np.asarray(value).dtype.kind == "U":  # a text option, as in norm(A, ord='nuc')
+        return str(value)
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
         return json_number(float(array))
@@ -42,6 +44,8 @@ def fmt(x: float, precision: int) -> str:
 
 
 def fmt_array(value: Any, precision: int) -> str:
+    if np.asarray(value).dtype.kind == "U":  # a text option, as in norm(A, ord='nuc')
+        return repr(str(value))
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
         return fmt(float(array), precision)

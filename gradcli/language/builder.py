@@ -112,7 +112,8 @@ def suggest(name: str, choices: list[str]) -> list[str]:
 #: the grammar's rule and alias names this builder handles, one method each
 RULES = ("number", "var", "group", "array", "add", "sub", "mul", "div", "mod", "matmul",
          "pow", "factorial", "abs",
-         "implicit_mul", "neg", "pos", "compare", "keyword", "arguments", "call", "subscripts",
+         "implicit_mul", "neg", "pos", "compare", "keyword", "text_keyword", "arguments", "call",
+         "subscripts",
          "slice", "index", "assign", "result", "start", "empty")
 
 
@@ -225,6 +226,13 @@ class Builder:
     # -- calls and indexing --------------------------------------------------------
     def keyword(self, c: list[Any]) -> Keyword:
         return Keyword(c[0].value, c[2], _join(c[0], c[2]))
+
+    def text_keyword(self, c: list[Any]) -> Keyword:
+        """name='text': a constant holding the text, for options such as ord='fro'."""
+        token = c[2]
+        ref = self._emit(Instruction("const", _tspan(token), value=np.array(token.value[1:-1]),
+                                     label=token.value))
+        return Keyword(c[0].value, ref, _join(c[0], token))
 
     def arguments(self, c: list[Any]) -> list[Any]:
         return [x for x in c if not isinstance(x, Token)]

@@ -53,7 +53,10 @@ def _log_scale(base: float | None) -> float:
 def _log_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     base = params["base"]
     if base is not None:
-        base = float(base.item() if isinstance(base, Tensor) else base)
+        base = base.item() if isinstance(base, Tensor) else base
+        if isinstance(base, (bool, str)) or not isinstance(base, (int, float)):
+            raise ArgumentError(f"log: base must be a number, got {base!r}")
+        base = float(base)
         if not base > 0 or base == 1.0:
             raise ArgumentError(f"log: base must be > 0 and not 1, got {base}")
     params["base"] = base

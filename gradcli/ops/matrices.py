@@ -247,13 +247,24 @@ _DESCENDING = (Ellipsis, slice(None, None, -1))
 def _svdvals_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     # d s_i = u_i^T dA v_i, so A-bar = U diag(g) V^T. On the smaller side U (or V) is
     # A V / s, and V the eigenvectors of A^T A: Tensor code all the way down
+    # (A V) first, then the 1/s: at a (numerically) zero singular value A v is ~0 and the
+    # product stays ~0, the subgradient abs uses at 0, rather than cancelling to garbage
     m, n = a.shape[-2:]
-    weight = _row(g / out)
+    weight = _row(g / fn.where(out == 0.0, 1.0, out))
     if m >= n:
         v = fn.getitem(fn.eigh_vectors(fn.matmul(_swap_last(a), a)), _DESCENDING)
-        return fn.matmul(a, fn.matmul(v * weight, _swap_last(v)))
+        return fn.matmul(fn.matmul(a, v) * weight, _swap_last(v))
     u = fn.getitem(fn.eigh_vectors(fn.matmul(a, _swap_last(a))), _DESCENDING)
-    return fn.matmul(fn.matmul(u * weight, _swap_last(u)), a)
+    return fn.matmul(u, _swap_last(fn.matmul(_swap_last(a), u) * weight))
+
+
+def singular_value_weight(a: Tensor, largest_only: bool) -> Tensor:
+    """d/dA of the sum of A's singular values (the nuclear norm), or of the largest."""
+    s = fn.svdvals(a)
+    seed = np.zeros(s.shape) if largest_only else np.ones(s.shape)
+    if largest_only:
+        seed[..., 0] = 1.0
+    return _svdvals_vjp(as_tensor(seed), s, a)
 
 
 def _svdvals_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -271,8 +282,9 @@ defop("svdvals", _svdvals, vjp=(_svdvals_vjp,), jvp=_svdvals_jvp, kind="array",
       inputs=("A",), core="(m,n)->(k)", group=LINEAR_ALGEBRA,
       prepare=lambda ts, p: _matrix_prepare(ts, p, "svdvals"),
       help="the singular values of a matrix, descending",
-      note="derivatives are exact where the singular values are distinct and nonzero; at "
-           "a zero singular value they are inf or nan")
+      note="derivatives are exact where the singular values are distinct and nonzero; a "
+           "zero singular value gets the subgradient 0 (as abs at 0), and second "
+           "derivatives at repeated ones are inf or nan")
 
 
 # -- matrix_power ------------------------------------------------------------------------

@@ -112,7 +112,11 @@ reduction("logsumexp", _logsumexp, lambda x, out, axis: fn.exp(x - out),
 
 
 # -- norm: a vector p-norm of the elements (of each slice, with axis) ---------
-def _norm(x: np.ndarray, axis: Any, keepdims: bool, ord: float) -> np.ndarray:
+def _norm(x: np.ndarray, axis: Any, keepdims: bool, ord: Any) -> np.ndarray:
+    if ord in SINGULAR_VALUE_NORMS:  # over the last two axes (the prepare put axis there)
+        s = np.linalg.svd(x, compute_uv=False)
+        out = np.sum(s, axis=-1) if ord == "nuc" else s[..., 0]
+        return np.expand_dims(out, (-2, -1)) if keepdims else out
     a = np.abs(x)
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
@@ -131,7 +135,11 @@ def _norm(x: np.ndarray, axis: Any, keepdims: bool, ord: float) -> np.ndarray:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: float) -> Tensor | float:
+def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: Any) -> Tensor | float:
+    if ord in SINGULAR_VALUE_NORMS:
+        from gradcli.ops.matrices import singular_value_weight
+
+        return singular_value_weight(x, largest_only=ord == "spectral")
     # The one documented departure from PyTorch: at the zero vector the gradient
     # is the zero vector, not nan. Dividing by 1 where out == 0 does that, since
     # the numerator is 0 there.
@@ -146,10 +154,33 @@ def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: float) -> Tensor | floa
     return const(np.sign(x.data)) * fn.abs(x) ** (ord - 1.0) / safe ** (ord - 1.0)
 
 
+#: matrix norms from the singular values: their sum, and the largest (ord=2 on a matrix)
+SINGULAR_VALUE_NORMS = ("nuc", "spectral")
+
+
+def _matrix_axes(x: Tensor, axis: Any, order: Any) -> tuple[int, int]:
+    """Matrix norms act on a matrix: the last two axes, or the two axes given."""
+    last = (x.ndim - 2, x.ndim - 1)
+    if x.ndim < 2 or axis not in (None, last) or (axis is None and x.ndim != 2):
+        raise ArgumentError(f"norm: ord={order!r} is a matrix norm; it needs a matrix (or "
+                            f"axis=(-2, -1) for a stack), got shape {x.shape}",
+                            hint="for the 2-norm of all elements leave ord out")
+    return last
+
+
 def _norm_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     order = params["ord"]
     if isinstance(order, Tensor):
         order = order.item()
+    x, axis = tensors[0], params["axis"]
+    if order is None:  # the 2-norm of the elements (Frobenius for a matrix), as numpy
+        order = 2.0
+    elif order in ("fro", "nuc") or (order == 2 and x.ndim >= 2 and (
+            axis is None or (axis is not None and len(axis) == 2))):
+        # numpy's matrix norms: Frobenius, nuclear, and ord=2 for the spectral norm
+        params["axis"] = _matrix_axes(x, axis, order)
+        params["ord"] = {"fro": 2.0, "nuc": "nuc"}.get(order, "spectral")
+        return tensors, params
     if order in ("inf", "-inf"):
         order = float(order)
     if not isinstance(order, (int, float)) or not (order >= 1 or order == -math.inf):
@@ -158,8 +189,10 @@ def _norm_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     return tensors, params
 
 
-reduction("norm", _norm, _norm_weight, extra=(("ord", 2),), prepare=_norm_prepare,
-          help="vector p-norm of the elements (ord=2: Euclidean/Frobenius; 1; inf; any p >= 1)",
+reduction("norm", _norm, _norm_weight, extra=(("ord", None),), prepare=_norm_prepare,
+          help="p-norm of the elements (default 2: Euclidean, Frobenius for a matrix; 1; inf; "
+               "any p >= 1); of a matrix: ord='fro', 'nuc' (sum of singular values) or 2 "
+               "(the largest)",
           note="at the zero vector the gradient is the zero vector, never nan "
                "(PyTorch gives nan there); max-norm ties share the gradient")
 
