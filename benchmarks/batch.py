@@ -22,9 +22,22 @@ Dask (`dask_section`): `--scheduler local:2` against the single-process run over
 cost of a cluster run (start-up and shutdown of the LocalCluster, measured on a
 one-file, 1,000-point input).
 
+<<<<<<< HEAD
 Run: python benchmarks/batch.py [--points N] [--cli-points N] [--rss-points N]
      [--repeats R] [--dask-points N (0: skip)] [--dask-files F]
      [--only engine|cli|rss|dask]
+=======
+Back ends (`backends`, issue 16): at 1,000,000 points, gradcli with the numpy replay
+and with the compiled loop, warm (plan recorded and compiled) and cold (recording,
+then compiling or loading the cached kernel), and PyTorch eager autograd and JAX
+jit where installed (`pip install '.[bench]'`), all as ratios to numpy's forward
+pass in the same run; then the per-process cost of the compiled back end.
+Targets, warm: W1 <= 0.35, W2 <= 0.6, ahead of both peers.
+
+Run: python benchmarks/batch.py [--points N] [--cli-points N] [--repeats R]
+                                [--dask-points N (0: skip)] [--dask-files F]
+                                [--backend-points N (0: skip)] [--only-backends]
+>>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
 """
 
 from __future__ import annotations
@@ -37,10 +50,16 @@ import subprocess
 import sys
 import tempfile
 import time
+<<<<<<< HEAD
+=======
+from collections.abc import Callable
+from typing import Any
+>>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
 
 import numpy as np
 from timing import median_time
 
+from gradcli.batch import engines
 from gradcli.batch.kernel import BatchKernel
 from gradcli.language import parse
 
@@ -168,8 +187,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dask-points", type=int, default=10_000_000)
     parser.add_argument("--dask-files", type=int, default=20)
+<<<<<<< HEAD
     parser.add_argument("--only", choices=("engine", "cli", "rss", "dask"), default=None)
+=======
+    parser.add_argument("--backend-points", type=int, default=1_000_000)
+    parser.add_argument("--only-backends", action="store_true")
+>>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
     args = parser.parse_args()
+    if args.backend_points:
+        backends(args.backend_points, args.repeats)
+    if args.only_backends:
+        return
     rng = np.random.default_rng(0)
     workloads = [
         ("W1", "jacobian", W1, ["a", "b"], w1_numpy, W1_BODY, W1_CLOSED),
@@ -250,6 +278,7 @@ def dask_section(entry: str, rows: int, files: int, repeats: int) -> None:
           f"{small[1] - small[0]:.2f} s (LocalCluster start-up and shutdown)")
 
 
+<<<<<<< HEAD
 def _cli(args: argparse.Namespace, rng: np.random.Generator, workloads: list, entry: str,
          folder: str) -> None:
     print(f"\nCLI end to end: {args.cli_points:,} points; each command run in turn, medians "
@@ -311,6 +340,154 @@ def _rss(args: argparse.Namespace, rng: np.random.Generator, entry: str, folder:
         verdict = "ok" if peak < 500 else "MISS"
         print(f"{label:16} {peak:>8.0f} MB peak  {seconds:>7.1f} s  {verdict}")
         os.remove(os.path.join(folder, out))
+=======
+# -- back ends and peers (issue 16) ------------------------------------------------------
+def _warm_kernel(command: str, text: str, columns: dict[str, np.ndarray], engine: str
+                 ) -> Callable[[], object]:
+    """A kernel that has already recorded (and compiled) its plan: each call is warm."""
+    kernel = BatchKernel(command, parse(text), {}, engine=engine,
+                         points_hint=len(next(iter(columns.values()))))
+    kernel.columns(columns)
+    return lambda: kernel.columns(columns)
+
+
+def _cold(command: str, text: str, columns: dict[str, np.ndarray], engine: str) -> None:
+    """A new kernel: recording, then compiling or loading the cached kernel (as a new
+    process would, apart from importing llvmlite)."""
+    from gradcli.batch import jit
+
+    jit._LOADED.clear()
+    BatchKernel(command, parse(text), {}, engine=engine,
+                points_hint=len(next(iter(columns.values())))).columns(columns)
+
+
+def _torch_w1(torch: Any, a: Any, b: Any) -> Any:
+    a, b = a.detach().requires_grad_(True), b.detach().requires_grad_(True)
+    f0 = torch.cos(a) + 0.5 * torch.cos(a + b)
+    f1 = torch.sin(a) + 0.5 * torch.sin(a + b)
+    rows = [torch.autograd.grad(f.sum(), (a, b), retain_graph=True) for f in (f0, f1)]
+    return f0, f1, rows
+
+
+def _torch_w2(torch: Any, xs: list[Any]) -> Any:
+    xs = [x.detach().requires_grad_(True) for x in xs]
+    total = sum(torch.exp(-x**2) * torch.sin(3 * x) + torch.log(1 + x**2) for x in xs)
+    total = total + sum(xs[i] * xs[i + 1] for i in range(9))
+    return total, torch.autograd.grad(total.sum(), xs)
+
+
+def _peers(name: str, columns: dict[str, np.ndarray], repeats: int) -> dict[str, float]:
+    """PyTorch eager autograd and JAX jit, where installed (`pip install '.[bench]'`)."""
+    found: dict[str, float] = {}
+    try:
+        import torch
+
+        torch.set_num_threads(_threads())
+        tensors = {k: torch.from_numpy(v) for k, v in columns.items()}
+        if name == "W1":
+            found["PyTorch eager autograd"] = median_time(
+                lambda: _torch_w1(torch, tensors["a"], tensors["b"]), repeats)
+        else:
+            xs = [tensors[f"x{i}"] for i in range(10)]
+            found["PyTorch eager autograd"] = median_time(lambda: _torch_w2(torch, xs), repeats)
+    except ImportError:
+        print("  (PyTorch not installed: pip install '.[bench]')")
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        if name == "W1":
+            def f(p: Any) -> Any:
+                a, b = p[0], p[1]
+                return jnp.stack([jnp.cos(a) + 0.5 * jnp.cos(a + b),
+                                  jnp.sin(a) + 0.5 * jnp.sin(a + b)])
+
+            run = jax.jit(jax.vmap(lambda p: (f(p), jax.jacrev(f)(p))))
+            data = jnp.stack([columns["a"], columns["b"]], axis=1)
+        else:
+            def g(p: Any) -> Any:
+                return (jnp.sum(jnp.exp(-p**2) * jnp.sin(3 * p) + jnp.log(1 + p**2))
+                        + jnp.sum(p[:-1] * p[1:]))
+
+            run = jax.jit(jax.vmap(jax.value_and_grad(g)))
+            data = jnp.stack([columns[f"x{i}"] for i in range(10)], axis=1)
+        start = time.perf_counter()
+        jax.block_until_ready(run(data))
+        first = time.perf_counter() - start
+        warm = median_time(lambda: jax.block_until_ready(run(data)), repeats)
+        found["JAX jit(vmap(...)), compile excluded"] = warm
+        found["JAX compile (once)"] = first - warm
+    except ImportError:
+        print("  (JAX not installed: pip install '.[bench]')")
+    return found
+
+
+def _threads() -> int:
+    from gradcli.batch.plan import _workers
+
+    return _workers()
+
+
+PROCESS_SCRIPT = """
+import sys, time
+start = time.perf_counter()
+import numpy as np
+import gradcli.batch
+columns = {name: np.linspace(-1.0, 1.0, 1000) for name in sys.argv[3].split(",")}
+gradcli.batch.compute(sys.argv[1], sys.argv[2], columns, engine=sys.argv[4])
+print(time.perf_counter() - start)
+"""
+
+
+def _process_seconds(command: str, text: str, variables: list[str], engine: str,
+                     cache: str) -> float:
+    done = subprocess.run([sys.executable, "-c", PROCESS_SCRIPT, command, text,
+                           ",".join(variables), engine], capture_output=True, text=True,
+                          check=True, env={**os.environ, "XDG_CACHE_HOME": cache})
+    return float(done.stdout.strip())
+
+
+BACKEND_WORKLOADS = [
+    ("W1", "jacobian", W1, ["a", "b"], w1_numpy),
+    ("W2", "grad", W2, [f"x{i}" for i in range(10)], w2_numpy),
+]
+
+
+def backends(points: int, repeats: int) -> None:
+    """Each back end, warm and cold, and the peers, as ratios to numpy's forward pass."""
+    rng = np.random.default_rng(0)
+    print(f"\nback ends: {points:,} points, {_threads()} threads; medians of {repeats}; "
+          "ratios to plain numpy's forward pass (no derivatives) in the same run")
+    for name, command, text, variables, reference in BACKEND_WORKLOADS:
+        columns = {v: rng.uniform(-1.5, 1.5, points) for v in variables}
+        plain = median_time(lambda r=reference, p=columns: r(p), repeats)
+        rows: dict[str, float] = {}
+        for engine in ("numpy", "compiled"):
+            if engine == "compiled" and not engines.compiled_available():
+                print("  (compiled back end not installed: pip install '.[fast]')")
+                continue
+            rows[f"gradcli {engine}, warm"] = median_time(
+                _warm_kernel(command, text, columns, engine), repeats)
+            rows[f"gradcli {engine}, cold"] = median_time(
+                lambda c=command, t=text, p=columns, e=engine: _cold(c, t, p, e), repeats)
+        rows.update(_peers(name, columns, repeats))
+        print(f"{name}: numpy forward {plain:.3f} s")
+        for label, seconds in rows.items():
+            print(f"  {label:40} {seconds:8.3f} s  ratio {seconds / plain:5.2f}")
+        if engines.compiled_available():
+            with tempfile.TemporaryDirectory() as cache:
+                first = _process_seconds(command, text, variables, "compiled", cache)
+                hits = [_process_seconds(command, text, variables, "compiled", cache)
+                        for _ in range(repeats)]
+                plains = [_process_seconds(command, text, variables, "numpy", cache)
+                          for _ in range(repeats)]
+            hit, numpy_only = statistics.median(hits), statistics.median(plains)
+            print(f"  per process (1,000 points): numpy {numpy_only:.3f} s; compiled "
+                  f"{hit:.3f} s from the cache (overhead {hit - numpy_only:+.3f} s), "
+                  f"{first:.3f} s with the first compile (overhead "
+                  f"{first - numpy_only:+.3f} s)")
+>>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
 
 
 if __name__ == "__main__":

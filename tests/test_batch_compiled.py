@@ -34,7 +34,7 @@ TERMS = ["sin(x)", "x^2", "m[0]*x", "sum(m*m)", "mean(m)^2", "exp(m[1]-x)", "log
          "where(x > 0, x, 2*x)", "where(m[0] < m[1], sin(x), cos(x))", "erf(x)",
          "atan2(x, m[0])", "max(m)", "maximum(x, m[2])", "sigmoid(x)", "softplus(m[0])",
          "sum(M @ m[:2])", "trace(M)*x", "sum(abs(M))", "clip(x, -0.5, 0.5)", "relu(x)",
-         "min(m)*x", "sum(outer(m, m))", "x^3 - m[0]^2"]
+         "min(m)*x", "sum(outer(m, m))", "x^3 - m[0]^2", "det(M + [[3, 0], [0, 3]])*x"]
 
 
 @pytest.fixture(autouse=True)

@@ -86,6 +86,51 @@ UFUNC_RULES: dict[str, Callable[..., Scalar]] = {
     "gammaln": _libm("lgamma"),
     "xlogy": lambda x, y: ((x == 0.0) * (y == y)).select(0.0, x * y.call("log")),
 }
+def _det(m: np.ndarray) -> Any:
+    """The determinant of a small matrix of symbols, by expansion along the first row."""
+    n = m.shape[0]
+    if n == 1:
+        return m[0, 0]
+    if n == 2:
+        return m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    if n > 4:
+        raise NotCompilable("det of a matrix larger than 4x4")
+    total: Any = None
+    for j in range(n):
+        minor = np.delete(np.delete(m, 0, axis=0), j, axis=1)
+        term = m[0, j] * _det(minor)  # n <= 4: at most three levels
+        total = term if total is None else (total + term if j % 2 == 0 else total - term)
+    return total
+
+
+def _inv(m: np.ndarray) -> np.ndarray:
+    """The inverse of a small matrix of symbols: the adjugate over the determinant."""
+    n = m.shape[0]
+    if n > 3:
+        raise NotCompilable("inv of a matrix larger than 3x3")
+    det = _det(m)
+    out = np.empty((n, n), dtype=object)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(m, j, axis=0), i, axis=1)
+            cofactor = _det(minor) if n > 1 else constant(1.0)
+            out[i, j] = (cofactor if (i + j) % 2 == 0 else -cofactor) / det
+    return out
+
+
+def _per_matrix(rule: Callable[[np.ndarray], Any], a: np.ndarray) -> np.ndarray:
+    """`rule` applied to each matrix of a stack (the last two axes)."""
+    results = [rule(a[index]) for index in np.ndindex(a.shape[:-2])]
+    shape = np.shape(results[0]) if results else ()
+    stacked = np.empty((len(results), *shape), dtype=object)
+    for k, result in enumerate(results):
+        stacked[k] = result
+    return stacked.reshape((*a.shape[:-2], *shape))
+
+
+#: numpy.linalg's functions of a stack of matrices, for small matrices
+_MATRIX_RULES: dict[str, Callable[[np.ndarray], Any]] = {"det": _det, "inv": _inv}
+
 #: scipy.special functions the C library lacks: ops built on them run on the numpy replay
 NUMPY_ONLY = ("psi", "polygamma", "beta", "erfinv", "erfcinv")
 _REDUCE_RULES: dict[str, Callable[[Any, Any], Any]] = {
@@ -164,6 +209,9 @@ class Symbols(np.ndarray):
         if func is np.where and len(args) == 3:
             condition, a, b = (plain(x) for x in args)
             return _wrap(np.frompyfunc(lambda c, x, y: c.select(x, y), 3, 1)(condition, a, b))
+        matrix = _MATRIX_RULES.get(getattr(func, "__name__", ""))
+        if matrix is not None and getattr(func, "__module__", "").startswith("numpy.linalg"):
+            return _wrap(_per_matrix(matrix, plain(args[0])))
         implementation = getattr(func, "_implementation", func)
         return _wrap(implementation(*args, **kwargs))
 
