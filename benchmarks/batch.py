@@ -22,11 +22,6 @@ Dask (`dask_section`): `--scheduler local:2` against the single-process run over
 cost of a cluster run (start-up and shutdown of the LocalCluster, measured on a
 one-file, 1,000-point input).
 
-<<<<<<< HEAD
-Run: python benchmarks/batch.py [--points N] [--cli-points N] [--rss-points N]
-     [--repeats R] [--dask-points N (0: skip)] [--dask-files F]
-     [--only engine|cli|rss|dask]
-=======
 Back ends (`backends`, issue 16): at 1,000,000 points, gradcli with the numpy replay
 and with the compiled loop, warm (plan recorded and compiled) and cold (recording,
 then compiling or loading the cached kernel), and PyTorch eager autograd and JAX
@@ -34,10 +29,9 @@ jit where installed (`pip install '.[bench]'`), all as ratios to numpy's forward
 pass in the same run; then the per-process cost of the compiled back end.
 Targets, warm: W1 <= 0.35, W2 <= 0.6, ahead of both peers.
 
-Run: python benchmarks/batch.py [--points N] [--cli-points N] [--repeats R]
-                                [--dask-points N (0: skip)] [--dask-files F]
-                                [--backend-points N (0: skip)] [--only-backends]
->>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
+Run: python benchmarks/batch.py [--points N] [--cli-points N] [--rss-points N]
+     [--repeats R] [--dask-points N (0: skip)] [--dask-files F]
+     [--backend-points N (0: skip)] [--only engine|cli|rss|dask|backends]
 """
 
 from __future__ import annotations
@@ -50,11 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
-<<<<<<< HEAD
-=======
 from collections.abc import Callable
 from typing import Any
->>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
 
 import numpy as np
 from timing import median_time
@@ -187,16 +178,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dask-points", type=int, default=10_000_000)
     parser.add_argument("--dask-files", type=int, default=20)
-<<<<<<< HEAD
-    parser.add_argument("--only", choices=("engine", "cli", "rss", "dask"), default=None)
-=======
+    parser.add_argument("--only", choices=("engine", "cli", "rss", "dask", "backends"),
+                        default=None)
     parser.add_argument("--backend-points", type=int, default=1_000_000)
-    parser.add_argument("--only-backends", action="store_true")
->>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
     args = parser.parse_args()
-    if args.backend_points:
+    if args.backend_points and args.only in (None, "backends"):
         backends(args.backend_points, args.repeats)
-    if args.only_backends:
+    if args.only == "backends":
         return
     rng = np.random.default_rng(0)
     workloads = [
@@ -278,7 +266,6 @@ def dask_section(entry: str, rows: int, files: int, repeats: int) -> None:
           f"{small[1] - small[0]:.2f} s (LocalCluster start-up and shutdown)")
 
 
-<<<<<<< HEAD
 def _cli(args: argparse.Namespace, rng: np.random.Generator, workloads: list, entry: str,
          folder: str) -> None:
     print(f"\nCLI end to end: {args.cli_points:,} points; each command run in turn, medians "
@@ -340,7 +327,8 @@ def _rss(args: argparse.Namespace, rng: np.random.Generator, entry: str, folder:
         verdict = "ok" if peak < 500 else "MISS"
         print(f"{label:16} {peak:>8.0f} MB peak  {seconds:>7.1f} s  {verdict}")
         os.remove(os.path.join(folder, out))
-=======
+
+
 # -- back ends and peers (issue 16) ------------------------------------------------------
 def _warm_kernel(command: str, text: str, columns: dict[str, np.ndarray], engine: str
                  ) -> Callable[[], object]:
@@ -487,7 +475,6 @@ def backends(points: int, repeats: int) -> None:
                   f"{hit:.3f} s from the cache (overhead {hit - numpy_only:+.3f} s), "
                   f"{first:.3f} s with the first compile (overhead "
                   f"{first - numpy_only:+.3f} s)")
->>>>>>> 288dedf (issue 16: det and inv of small matrices compile; the kernel's check scales by the output; benchmark section for both back ends and the peers)
 
 
 if __name__ == "__main__":
