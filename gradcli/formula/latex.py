@@ -25,6 +25,8 @@ RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": 
 
 class LatexWriter(TextWriter):
     step_separator = r";\quad "
+    #: LaTeX spells the same sub-expression longer (x^{2} + 1 for x^2 + 1)
+    step_min_length = 12
 
     def name(self, name: str) -> str:
         return latex_name(name)

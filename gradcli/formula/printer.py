@@ -95,6 +95,8 @@ class TextWriter:
     """gradcli's language."""
 
     step_separator = "; "
+    #: a repeated sub-expression becomes a step once its own text is longer than this
+    step_min_length = STEP_MIN_LENGTH
 
     def __init__(self, reserved: Iterable[str] = ()):
         self.reserved = set(reserved)
@@ -115,7 +117,7 @@ class TextWriter:
         for node in order:
             text, level = self.piece(node, pieces)
             if (node is not root and counts[node] > 1 and node.kind in (SUM, PRODUCT, CALL)
-                    and len(text) > STEP_MIN_LENGTH and level != COMPARE):
+                    and len(text) > self.step_min_length and level != COMPARE):
                 name = next(names)
                 steps.append((name, text))
                 pieces[node] = (self.name(name), ATOM)
