@@ -426,10 +426,31 @@ def test_a_job_file_may_be_a_pipe_or_a_fifo(tmp_path):
 
 def test_a_full_disk_under_points_records_is_exit_74_too(tmp_path):
     write_points(tmp_path / "points.csv", 1000)
-    for format in ("csv", "jsonl"):
+    for format in ("csv", "jsonl", "parquet", "arrow"):
         with open("/dev/full", "w") as full:
             done = subprocess.run([GRADCLI, "grad", "x*y", "--points", "points.csv",
                                    "--format", format], stdout=full, stderr=subprocess.PIPE,
                                   text=True, cwd=tmp_path)
         assert done.returncode == 74, done.stderr
         assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("format", ["parquet", "arrow"])
+def test_binary_records_on_stdout_are_written_whole_and_fail_cleanly(tmp_path, format):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_points(tmp_path / "points.csv", 5000)
+    target = tmp_path / f"records.{format}"
+    args = [GRADCLI, "grad", "x*y", "--points", "points.csv", "--format", format, "--quiet"]
+    with open(target, "wb") as sink:
+        done = subprocess.run(args, stdout=sink, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(target) if format == "parquet" else \
+        pa.ipc.open_file(target).read_all()
+    assert table.num_rows == 5000
+    closed = subprocess.run(args, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 74 and "Traceback" not in closed.stderr
+    assert closed.stderr.splitlines() == [
+        "error: cannot write the results: standard output is closed"]

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from gradcli import __version__
 from gradcli.cli.boundary import Session, interrupted, report
 from gradcli.cli.run import execute
-from gradcli.cli.spec import BY_NAME, COMMANDS, Command, Invocation, Option
+from gradcli.cli.spec import BY_NAME, COMMANDS, JSON_FORMATS, Command, Invocation, Option
 from gradcli.errors import EXIT_BAD_INPUT, UsageError
 
 _TYPES: dict[str, Any] = {"text": str, "int": int, "float": float, "flag": bool,
@@ -65,12 +65,17 @@ class GradcliGroup(TyperGroup):
 
 
 def _wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for JSON, read before (or without) parsing it."""
+    format: Any = None
     for i, arg in enumerate(argv):
-        if arg in ("--format=json", "--format=jsonl"):
-            return True
-        if arg == "--format" and i + 1 < len(argv) and argv[i + 1] in ("json", "jsonl"):
-            return True
-    return False
+        if arg == "--format" and i + 1 < len(argv):
+            format = argv[i + 1]
+        elif arg.startswith("--format="):
+            format = arg.partition("=")[2]
+    if format is None and argv and argv[0] in BY_NAME:
+        option = BY_NAME[argv[0]].option("format")
+        format = None if option is None else option.default
+    return format in JSON_FORMATS
 
 
 def _is_usage_error(problem: Exception) -> bool:

@@ -70,6 +70,18 @@ class Output:
         self.failure = OutputError(f"cannot write the results to standard output: {reason}")
         return self.failure
 
+    @property
+    def buffer(self) -> BinaryOutput:
+        """The binary stream under stdout (Parquet, Arrow IPC), failures seen the same way;
+        AttributeError where there is none (a test's StringIO), as for any text stream."""
+        if self.stream is None:
+            self.failure = OutputError("cannot write the results: standard output is closed")
+            raise self.failure
+        raw = getattr(self.stream, "buffer", None)
+        if raw is None:
+            raise AttributeError("buffer")
+        return BinaryOutput(raw, self)
+
     def isatty(self) -> bool:
         try:
             return self.stream is not None and self.stream.isatty()
@@ -80,6 +92,32 @@ class Output:
         if self.stream is None:
             raise OSError("standard output is closed")
         return self.stream.fileno()
+
+
+class BinaryOutput:
+    """stdout's binary buffer, for writers of binary formats: its write and flush
+    failures are remembered by the `Output` it belongs to; all else is the buffer's."""
+
+    def __init__(self, raw: Any, owner: Output):
+        self.raw = raw
+        self.owner = owner
+
+    def write(self, data: Any) -> int:
+        self.owner.wrote = True
+        try:
+            written: int = self.raw.write(data)
+            return written
+        except OSError as exc:
+            raise self.owner._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self.raw.flush()
+        except OSError as exc:
+            raise self.owner._failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
 
 
 class Session:

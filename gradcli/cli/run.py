@@ -14,7 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from gradcli.cli.boundary import Session, guard
-from gradcli.cli.spec import GRAPH_FORMATS, Invocation, Option, resolve
+from gradcli.cli.spec import GRAPH_FORMATS, JSON_FORMATS, Invocation, Option, resolve
 from gradcli.errors import (
     EXIT_NOT_GOOD,
     EXIT_OK,
@@ -31,7 +31,7 @@ def execute(invocation: Invocation, out: TextIO | None = None, err: TextIO | Non
     """Run one parsed command line and return its exit code; nothing escapes."""
     err = err or sys.stderr
     session = Session(out if out is not None else sys.stdout, err,
-                      json_errors=invocation.value("format") in ("json", "jsonl"))
+                      json_errors=invocation.value("format") in JSON_FORMATS)
 
     def body(session: Session) -> int:
         values = checked_values(invocation)

@@ -5,36 +5,46 @@ The exception (`Interrupted`, a KeyboardInterrupt) unwinds through every
 scratch folders go away whichever of the three signals stopped the run; the
 error boundary then prints one line and exits with 128 + the signal's number.
 A signal the parent process ignores (`nohup` ignores SIGHUP) stays ignored.
+
+This reads `_signal`, the C module under `signal`: `signal` builds its enums
+on import, about a millisecond that every run would pay at start-up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 from types import FrameType
+from typing import Any
 
 from gradcli.errors import Interrupted
+
+try:
+    import _signal as _os_signals
+except ImportError:  # another Python: the public module has the same functions
+    import signal as _os_signals
 
 _NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
-def _signals() -> list[signal.Signals]:
-    return [getattr(signal, name) for name in _NAMES if hasattr(signal, name)]
+def _signals() -> dict[int, str]:
+    return {getattr(_os_signals, name): name for name in _NAMES
+            if hasattr(_os_signals, name)}
 
 
 def install() -> None:
     for signum in _signals():
         try:
-            if signal.getsignal(signum) is signal.SIG_IGN:
+            if _os_signals.getsignal(signum) == _os_signals.SIG_IGN:
                 continue
-            signal.signal(signum, _raise)
+            _os_signals.signal(signum, _raise)
         except (OSError, ValueError):  # not the main thread: leave Python's defaults
             pass
 
 
-def _raise(signum: int, frame: FrameType | None) -> None:
+def _raise(signum: int, frame: FrameType | None) -> Any:
     # the first signal stops the run; later ones would only cut its cleanup short
-    for other in _signals():
+    names = _signals()
+    for other in names:
         with contextlib.suppress(OSError, ValueError):
-            signal.signal(other, signal.SIG_IGN)
-    raise Interrupted(signum, signal.Signals(signum).name)
+            _os_signals.signal(other, _os_signals.SIG_IGN)
+    raise Interrupted(signum, names.get(signum, f"signal {signum}"))

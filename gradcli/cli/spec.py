@@ -41,6 +41,8 @@ FORMATS = ("table", "json", "csv")
 POINT_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow", "npz")
 #: with --points, what the input may be read as (when its extension does not say)
 POINTS_READ_AS = ("csv", "jsonl", "parquet", "arrow", "npz")
+#: the formats whose errors are also one JSON object on stdout
+JSON_FORMATS = ("json", "jsonl")
 #: graph also draws: a tree in the terminal, Graphviz source, or a Mermaid flowchart
 GRAPH_FORMATS = ("tree", "dot", "mermaid")
 
