@@ -18,6 +18,15 @@ from gradcli.errors import ArgumentError, NotScalarError, ShapeError, Span, opti
 from gradcli.language.program import Program, parse
 
 
+class Point(dict[str, np.ndarray]):
+    """The bindings the expression uses, in order of first use (name -> array).
+
+    `unused` keeps the bindings that were given but not used, so that a result can
+    still report every binding it was given (JSON's `at` marks them, never drops them)."""
+
+    unused: dict[str, np.ndarray]
+
+
 def prepare(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None
              ) -> tuple[Program, dict[str, np.ndarray], list[str], list[str]]:
     program = parse(expression)
@@ -39,7 +48,8 @@ def prepare(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None
                     hint=f"the expression's variables are: {known}")
             if name not in chosen:
                 chosen.append(name)
-    ordered = {name: values[name] for name in free}
+    ordered = Point((name, values[name]) for name in free)
+    ordered.unused = {name: value for name, value in values.items() if name not in ordered}
     return program, ordered, chosen, warnings
 
 

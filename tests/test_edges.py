@@ -7,6 +7,7 @@ under test: mpmath at high precision, closed forms, numpy's own shapes.
 from __future__ import annotations
 
 import io
+import json
 import math
 import subprocess
 import sys
@@ -345,3 +346,77 @@ def test_errors_never_show_batch_internal_shapes(capsys, tmp_path):
         assert code == 2, err
         assert "(3, 1, 5)" not in err and "(3, 5)" not in err, err
         assert "(5,)" in err, err
+
+
+# -- what the renderers show --------------------------------------------------------------------
+def test_json_at_holds_every_binding_given_unused_ones_marked(capsys):
+    code, out, _ = run(capsys, "grad", "x^2", "x=2", "z=[1,2]", "y=3", "--format", "json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["at"] == {"x": 2.0, "z": [1.0, 2.0], "y": 3.0}
+    assert result["unused"] == ["z", "y"]
+    code, out, _ = run(capsys, "grad", "x^2", "x=2", "--format", "json")
+    assert "unused" not in json.loads(out)
+
+
+def test_precision_means_n_significant_digits_everywhere(capsys):
+    _, out, _ = run(capsys, "grad", "x/3", "x=1.23456789", "--precision", "3")
+    assert "at x = 1.23\n" in out and "value = 0.412\n" in out and "∂/∂x = 0.333\n" in out
+    _, out, _ = run(capsys, "check", "x/3", "x=1.23456789", "--precision", "2")
+    row = out.splitlines()[3].split()
+    assert row[1] == "0.33" and all(len(cell.replace(".", "").lstrip("0").split("e")[0]) <= 2
+                                    for cell in row[1:6] if cell != "0")
+    _, out, _ = run(capsys, "eval", "x/3", "x=1.23456789", "--precision", "6", "--format", "csv")
+    assert out == "value\n0.411523\n"
+    _, out, _ = run(capsys, "eval", "x/3", "x=1.23456789", "--format", "csv")
+    assert out == f"value\n{1.23456789 / 3!r}\n"  # no --precision: exact repr
+
+
+def test_huge_expression_is_elided_in_the_table_title(capsys):
+    expression = "x+" * 300_000 + "x"
+    code, out, _ = run(capsys, "grad", expression, "x=1")
+    title = out.splitlines()[0]
+    assert code == 0 and len(title) < 300
+    assert title.startswith("grad x+x+") and "…" in title and title.endswith("x  at x = 1")
+
+
+def test_check_undefined_difference_is_shown_as_undefined(capsys):
+    _, out, _ = run(capsys, "check", "sqrt(x)", "x=0")
+    assert "undefined here" in out.splitlines()[3]
+    _, out, _ = run(capsys, "check", "sqrt(x)", "x=0", "--format", "json")
+    (component,) = json.loads(out)["components"]
+    assert component["status"] == "undefined" and component["numeric"] == "nan"
+    _, out, _ = run(capsys, "check", "x^2", "x=3", "--format", "json")
+    (component,) = json.loads(out)["components"]
+    assert component["status"] == "ok" and 0 <= component["fd_error"] < 1e-8
+
+
+def test_huge_jacobian_csv_and_json_stream_their_rows():
+    import csv
+    import tracemalloc
+
+    from gradcli.cli.render import to_json_object, write_csv, write_json
+
+    result = compute.jacobian("exp(v) * v[0]", {"v": np.linspace(0.1, 1, 600)})
+    for write in (lambda out: write_csv(result, None, out), lambda out: write_json(result, out)):
+        sink = io.StringIO()
+        tracemalloc.start()
+        write(_Discard())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # 360,000 entries; building them as Python objects or one string takes > 30 MB
+        assert peak < 8_000_000, peak
+        write(sink)
+        text = sink.getvalue()
+        if text.startswith("{"):
+            assert json.loads(text) == to_json_object(result)
+        else:
+            header, values = csv.reader(io.StringIO(text))
+            assert len(header) == len(values) == 600 + 600 * 600
+            assert header[600] == "jac[f[0],v[0]]"
+            assert float(values[601]) == result.jacobian[0, 1]
+
+
+class _Discard:
+    def write(self, text):
+        return len(text)

@@ -14,7 +14,7 @@ documented contract (README, "JSON output").
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,12 @@ def is_picture(result: Any) -> bool:
 
 # -- JSON ------------------------------------------------------------------------------
 def to_json_object(result: Any) -> dict[str, Any]:
+    return {key: json_array(value) if isinstance(value, np.ndarray) else value
+            for key, value in _raw_json_object(result).items()}
+
+
+def _raw_json_object(result: Any) -> dict[str, Any]:
+    """The JSON object, with any matrix (Jacobian, Hessian) still a numpy array."""
     obj: dict[str, Any] = JSON(result)
     if result.warnings:
         obj["warnings"] = list(result.warnings)
@@ -96,9 +102,15 @@ def to_json_object(result: Any) -> dict[str, Any]:
 
 
 def _json_common(result: Any) -> dict[str, Any]:
-    return {"command": result.command, "expression": result.expression,
-            "at": {name: json_array(v) for name, v in result.at.items()},
-            "value": json_array(result.value)}
+    # every binding given is in `at`; those the expression does not use are listed in
+    # `unused` as well (they are never dropped)
+    unused = getattr(result.at, "unused", {})
+    obj = {"command": result.command, "expression": result.expression,
+           "at": {name: json_array(v) for name, v in {**result.at, **unused}.items()},
+           "value": json_array(result.value)}
+    if unused:
+        obj["unused"] = list(unused)
+    return obj
 
 
 @JSON.of(r.EvalResult)
@@ -120,7 +132,7 @@ def _hessian_json(result: r.HessianResult) -> dict[str, Any]:
     obj = _json_common(result)
     obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
     obj["labels"] = result.labels
-    obj["hessian"] = json_array(result.hessian)
+    obj["hessian"] = result.hessian  # a matrix: converted (or streamed) as a whole
     if result.eigenvalues is not None:
         obj["eigenvalues"] = json_array(result.eigenvalues)
         obj["classification"] = result.classification
@@ -132,7 +144,7 @@ def _jacobian_json(result: r.JacobianResult) -> dict[str, Any]:
     obj = _json_common(result)
     obj["outputs"] = result.outputs
     obj["labels"] = result.labels
-    obj["jacobian"] = json_array(result.jacobian)
+    obj["jacobian"] = result.jacobian  # a matrix: converted (or streamed) as a whole
     obj["mode"] = result.mode
     return obj
 
@@ -174,6 +186,8 @@ def _check_json(result: r.CheckResult) -> dict[str, Any]:
         "component": row.component, "autodiff": json_number(row.autodiff),
         "numeric": json_number(row.numeric), "abs_error": json_number(row.abs_error),
         "rel_error": json_number(row.rel_error), "step": row.step, "ok": row.ok,
+        "status": row.status,
+        "fd_error": None if row.fd_error is None else json_number(row.fd_error),
     } for row in result.rows]
     return obj
 
@@ -213,6 +227,27 @@ def to_json(result: Any) -> str:
     return json.dumps(to_json_object(result), ensure_ascii=False, allow_nan=False)
 
 
+def write_json(result: Any, out: Any) -> None:
+    """`to_json(result)` and a newline, written piece by piece: a matrix goes out one
+    row at a time, so a 3000 x 3000 Jacobian never exists as one list or one string."""
+    import json
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    out.write("{")
+    for k, (key, value) in enumerate(_raw_json_object(result).items()):
+        out.write((", " if k else "") + dumps(key) + ": ")
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            out.write("[")
+            for i, row in enumerate(value):
+                out.write((", " if i else "") + dumps(json_array(row)))
+            out.write("]")
+        else:
+            out.write(dumps(value))
+    out.write("}\n")
+
+
 # -- CSV -------------------------------------------------------------------------------
 def flat_columns(prefix: str, value: Any) -> list[tuple[str, float]]:
     """value -> [("value", v)] or [("value[0]", v0), ...], the batch column names."""
@@ -236,60 +271,88 @@ COLUMNS = View("columns")
 
 def record_columns(result: Any) -> list[tuple[str, float]]:
     """One record of named numbers: the CSV row (and the batch output's columns)."""
-    columns: list[tuple[str, float]] = COLUMNS(result)
-    return columns
+    return list(COLUMNS(result))
 
 
 @COLUMNS.of(r.Result)
-def _value_columns(result: r.Result) -> list[tuple[str, float]]:
-    return flat_columns("value", result.value)
+def _value_columns(result: r.Result) -> Iterator[tuple[str, float]]:
+    yield from flat_columns("value", result.value)
 
 
 @COLUMNS.of(r.GradResult)
-def _grad_columns(result: r.GradResult | r.HessianResult) -> list[tuple[str, float]]:
-    columns = flat_columns("value", result.value)
+def _grad_columns(result: r.GradResult | r.HessianResult) -> Iterator[tuple[str, float]]:
+    yield from flat_columns("value", result.value)
     for name, g in result.gradient.items():
-        columns += _variable_columns("grad", name, g)
-    return columns
+        yield from _variable_columns("grad", name, g)
 
 
 @COLUMNS.of(r.HessianResult)
-def _hessian_columns(result: r.HessianResult) -> list[tuple[str, float]]:
-    columns = _grad_columns(result)
+def _hessian_columns(result: r.HessianResult) -> Iterator[tuple[str, float]]:
+    yield from _grad_columns(result)
     for i, a in enumerate(result.labels):
+        row = result.hessian[i]
         for j, b in enumerate(result.labels):
-            columns.append((f"hess[{a},{b}]", float(result.hessian[i, j])))
-    return columns
+            yield f"hess[{a},{b}]", float(row[j])
 
 
 @COLUMNS.of(r.JacobianResult)
-def _jacobian_columns(result: r.JacobianResult) -> list[tuple[str, float]]:
-    columns = flat_columns("value", result.value)
+def _jacobian_columns(result: r.JacobianResult) -> Iterator[tuple[str, float]]:
+    yield from flat_columns("value", result.value)
     for i, out in enumerate(result.outputs):
+        row = result.jacobian[i]
         for j, inp in enumerate(result.labels):
-            columns.append((f"jac[{out},{inp}]", float(result.jacobian[i, j])))
-    return columns
+            yield f"jac[{out},{inp}]", float(row[j])
+
+
+class CsvOut:
+    """CSV rows onto a stream; a row of millions of cells (a Jacobian's one record) is
+    written in slices, never held as one list or one string."""
+
+    SLICE = 4096
+
+    def __init__(self, out: Any):
+        import csv
+
+        self.out = out
+        self.rows = csv.writer(out, lineterminator="\n")
+        self.cells = csv.writer(out, lineterminator="")
+
+    def writerow(self, row: Any) -> None:
+        self.rows.writerow(row)
+
+    def write_long_row(self, cells: Iterator[str]) -> None:
+        from itertools import islice
+
+        first = True
+        while chunk := list(islice(cells, self.SLICE)):
+            if not first:
+                self.out.write(",")
+            self.cells.writerow(chunk)
+            first = False
+        self.out.write("\n")
 
 
 def to_csv(result: Any, precision: int | None = None) -> str:
-    import csv
     import io
 
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    write_csv(result, precision, buffer)
+    return buffer.getvalue()
+
+
+def write_csv(result: Any, precision: int | None, out: Any) -> None:
+    """The CSV view onto `out`: N significant digits with --precision N, else exact repr."""
 
     def num(x: float) -> str:
         return fmt(x, precision) if precision is not None else repr(float(x))
 
-    CSV(result, writer, num)
-    return buffer.getvalue()
+    CSV(result, CsvOut(out), num)
 
 
 @CSV.of(r.Result)
-def _record_csv(result: r.Result, writer: Any, num: Callable[[float], str]) -> None:
-    columns = record_columns(result)
-    writer.writerow([name for name, _ in columns])
-    writer.writerow([num(v) for _, v in columns])
+def _record_csv(result: r.Result, writer: CsvOut, num: Callable[[float], str]) -> None:
+    writer.write_long_row(name for name, _ in COLUMNS(result))
+    writer.write_long_row(num(v) for _, v in COLUMNS(result))
 
 
 @CSV.of(r.PlotResult)
@@ -425,9 +488,13 @@ def one_line(expression: str) -> str:
     return "; ".join(line for line in lines if line)
 
 
-def _heading(result: Any) -> str:
-    point = ", ".join(f"{n} = {fmt_array(v, 6)}" for n, v in result.at.items())
-    return f"{result.command} {one_line(result.expression)}" + (f"  at {point}" if point else "")
+def _heading(result: Any, p: int) -> str:
+    """The title: command, expression and point, shown safely and elided when huge."""
+    from gradcli.language.diagnostics import elide, shown
+
+    point = ", ".join(f"{elide(n)} = {elide(fmt_array(v, p))}" for n, v in result.at.items())
+    title = f"{result.command} {elide(one_line(result.expression))}"
+    return shown(title + (f"  at {point}" if point else ""))
 
 
 def table_view(result: Any, precision: int = 6) -> tuple[str, list[Block]]:
@@ -446,7 +513,7 @@ def _gradient_block(result: Any, p: int) -> Lines:
 
 @TABLE.of(r.Result)
 def _value_table(result: r.Result, p: int) -> tuple[str, list[Block]]:
-    return _heading(result), [_value_block(result, p)]
+    return _heading(result, p), [_value_block(result, p)]
 
 
 @TABLE.of(r.GradResult)
@@ -454,7 +521,7 @@ def _grad_table(result: r.GradResult, p: int) -> tuple[str, list[Block]]:
     value = _value_block(result, p)
     if result.seed is not None:
         value.pairs.append(("seed", fmt_array(result.seed, p)))
-    return _heading(result), [value, _gradient_block(result, p)]
+    return _heading(result, p), [value, _gradient_block(result, p)]
 
 
 @TABLE.of(r.HessianResult)
@@ -465,12 +532,12 @@ def _hessian_table(result: r.HessianResult, p: int) -> tuple[str, list[Block]]:
     if result.eigenvalues is not None:
         blocks.append(Lines([("eigenvalues", fmt_array(result.eigenvalues, p)),
                              ("point", result.classification or "")]))
-    return _heading(result), blocks
+    return _heading(result, p), blocks
 
 
 @TABLE.of(r.JacobianResult)
 def _jacobian_table(result: r.JacobianResult, p: int) -> tuple[str, list[Block]]:
-    return _heading(result), [
+    return _heading(result, p), [
         _value_block(result, p),
         Grid(f"jacobian (rows: outputs, columns: inputs; {result.mode} mode)",
              result.outputs, result.labels,
@@ -479,21 +546,27 @@ def _jacobian_table(result: r.JacobianResult, p: int) -> tuple[str, list[Block]]
 
 @TABLE.of(r.GraphResult)
 def _graph_table(result: r.GraphResult, p: int) -> tuple[str, list[Block]]:
-    return _heading(result), [_value_block(result, p), Rows(
+    return _heading(result, p), [_value_block(result, p), Rows(
         ["label", "op", "grad_fn", "shape", "value", "requires_grad", "is_leaf", "grad"],
         [[g.label, g.op, g.grad_fn or "", "x".join(map(str, g.shape)) or "()",
           fmt_array(g.value, p), str(g.requires_grad), str(g.is_leaf),
           "" if g.grad is None else fmt_array(g.grad, p)] for g in result.rows])]
 
 
+_CHECK_STATUS = {"ok": "ok", "mismatch": "NO", "undefined": "undefined here"}
+
+
 @TABLE.of(r.CheckResult)
 def _check_table(result: r.CheckResult, p: int) -> tuple[str, list[Block]]:
     verdict = "all agree" if result.ok else "MISMATCH"
-    return _heading(result), [_value_block(result, p), Rows(
+    undefined = sum(row.status == "undefined" for row in result.rows)
+    if undefined:
+        verdict += f" ({undefined} undefined here, not compared)"
+    return _heading(result, p), [_value_block(result, p), Rows(
         ["component", "autodiff", "finite difference", "abs error", "rel error", "step",
          "ok"],
-        [[c.component, fmt(c.autodiff, p), fmt(c.numeric, p), fmt(c.abs_error, 3),
-          fmt(c.rel_error, 3), fmt(c.step, 3), "ok" if c.ok else "NO"]
+        [[c.component, fmt(c.autodiff, p), fmt(c.numeric, p), fmt(c.abs_error, p),
+          fmt(c.rel_error, p), fmt(c.step, p), _CHECK_STATUS[c.status]]
          for c in result.rows]),
         Lines([("result", f"{verdict} within rtol={result.rtol:g}, atol={result.atol:g}")])]
 

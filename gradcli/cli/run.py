@@ -215,9 +215,9 @@ def render(result: Any, format: str, precision: int | None, out: Any) -> None:
     if views.is_picture(result) and format != "json":
         _render_picture(result, format, out)
     elif format == "json":
-        out.write(views.to_json(result) + "\n")
+        views.write_json(result, out)
     elif format == "csv":
-        out.write(views.to_csv(result, precision))
+        views.write_csv(result, precision, out)
     elif format == "latex":
         out.write(views.LATEX(result))
     else:
