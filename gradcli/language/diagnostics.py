@@ -24,8 +24,8 @@ from gradcli.errors import GradcliError
 LINE_MAX = 120
 #: characters kept on each side of an elision
 KEEP = 30
-#: longest word (a name, a number, a sub-expression) shown whole inside a message
-WORD_MAX = 80
+#: longest word (a name, a file path, a sub-expression) shown whole inside a message
+WORD_MAX = 300
 #: longest message or hint shown whole
 MESSAGE_MAX = 1000
 
@@ -77,7 +77,7 @@ def elide(text: str, limit: int = LINE_MAX, keep: int = KEEP) -> str:
 def elide_words(text: str) -> str:
     """A message with every over-long word elided, and the whole capped."""
     if len(text) > WORD_MAX:
-        text = _LONG_WORD.sub(lambda m: elide(m.group(), WORD_MAX), text)
+        text = _LONG_WORD.sub(lambda m: elide(m.group(), WORD_MAX, WORD_MAX // 5), text)
     return shown(elide(text, MESSAGE_MAX, MESSAGE_MAX // 2 - 1))
 
 
