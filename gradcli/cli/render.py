@@ -666,4 +666,4 @@ def _diff_table(result: r.DiffResult, p: int) -> tuple[str, list[Block]]:
             blocks.append(Rows(["", "formula", "value"],
                                [[f"∂/∂{n}", f.text, fmt_array(result.values[n], p)]
                                 for n, f in result.formulas.items()]))
-    return _heading(result), blocks
+    return _heading(result, p), blocks
