@@ -20,10 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gradcli import compute
 from gradcli.batch.run import BatchJob, run_unit
 from gradcli.batch.units import Unit
+from gradcli.cli import _run
 from gradcli.cli.render import record_columns
 from tests.test_batch import rows_of, run
 
@@ -543,3 +546,17 @@ def test_a_unit_with_no_good_row_keeps_the_given_columns(tmp_path):
                       str(tmp_path / "r.parquet"), "parquet", columns=names)
     assert (counts.read, counts.computed, counts.failed) == (1, 0, 1)
     assert pq.read_table(tmp_path / "r.parquet").schema.names == ["line", *names, "error"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=300),
+       st.sampled_from(["csv", "jsonl", "parquet"]))
+def test_numbers_pass_through_exactly(tmp_path_factory, values, fmt):
+    folder = tmp_path_factory.mktemp("exact")
+    source = folder / "p.csv"
+    source.write_text("x\n" + "".join(f"{v!r}\n" for v in values))
+    out = folder / f"r.{fmt}"
+    assert _run(["eval", "x", "--points", str(source), "--out", str(out), "--quiet"]) == 0
+    _, columns = read_records(out, fmt)
+    assert all(same_bits(a, b) for a, b in zip(columns["value"], values, strict=True))
