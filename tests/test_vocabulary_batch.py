@@ -93,3 +93,34 @@ def test_the_readme_lists_every_function_and_alias():
         for name in (op.name, *op.aliases):
             if op.kind != "constructor":
                 assert f"`{name}" in section, name
+
+
+def test_every_function_runs_as_a_batch_job(tmp_path, capsys):
+    """One `gradcli batch` job per public op of the table, against the same call alone."""
+    from tests.opcases import call_arguments, call_text
+
+    rng = np.random.default_rng(3)
+    jobs = []
+    for op in public_ops():
+        if op.nin == 0:
+            continue
+        arguments = call_arguments(op)
+        names = [f"a{i}" for i in range(len(arguments))]
+        at = {n: rng.uniform(*interval, size=shape).tolist()
+              for n, (shape, interval) in zip(names, arguments, strict=True)}
+        jobs.append({"id": op.name, "command": "eval", "expression": call_text(op, names),
+                     "at": at})
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("".join(json.dumps(job) + "\n" for job in jobs))
+    code = _run(["batch", str(path), "--format", "json"])
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.strip()]
+    assert code == 0
+    assert [r["id"] for r in results] == [job["id"] for job in jobs]
+    for job, result in zip(jobs, results, strict=True):
+        assert "error" not in result, result
+        single = compute_command("eval", job["expression"],
+                                 {k: np.array(v) for k, v in job["at"].items()})
+        got = np.array(result["value"], dtype=float)
+        np.testing.assert_allclose(got, np.asarray(single.value, dtype=float), rtol=1e-12,
+                                   err_msg=job["expression"])
