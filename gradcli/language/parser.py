@@ -82,7 +82,8 @@ class PostLexer:
                     and open_brackets and open_brackets[-1].type == "BAR":
                 token = Token("RBAR", token.value, token.start_pos, token.end_pos)
                 kind = "RBAR"
-            elif previous is not None:
+            elif previous is not None and (kind == "BANG" or (kind == "NAME"
+                                           and previous.type == "NUMBER")):
                 _check_slip(previous, token)
             if kind == "_NL":
                 if open_brackets:
