@@ -26,7 +26,8 @@ NUM, VAR, SUM, PRODUCT, CALL = "num", "var", "sum", "product", "call"
 class Expr:
     """One interned node. Compare with `is`; never build one directly."""
 
-    __slots__ = ("args", "degree", "exps", "hash", "id", "kind", "name", "shape", "value")
+    __slots__ = ("args", "degree", "exps", "factor_key", "hash", "id", "kind", "name", "shape",
+                 "term_key", "value")
 
     def __init__(self, kind: str, value: Any, args: tuple[Expr, ...], exps: tuple[Any, ...],
                  shape: tuple[int, ...], ident: int):
@@ -41,6 +42,10 @@ class Expr:
         self.hash = _structural_hash(kind, value, args, exps)
         #: for ordering: the name a person reads first, and the polynomial degree
         self.name, self.degree = _order_hints(kind, value, args, exps)
+        #: the orders of factor_order and term_order, worked out once
+        self.factor_key = ({VAR: 0, CALL: 1, PRODUCT: 1, SUM: 2, NUM: 3}[kind], self.name,
+                           self.hash)
+        self.term_key = (-self.degree, self.name, self.hash)
 
     @property
     def is_number(self) -> bool:
@@ -80,10 +85,9 @@ def _order_hints(kind: str, value: Any, args: tuple[Expr, ...], exps: tuple[Any,
 
 def factor_order(e: Expr) -> tuple[int, str, int]:
     """How factors line up in a product: variables, then calls, then sums; by name."""
-    rank = {VAR: 0, CALL: 1, PRODUCT: 1, SUM: 2, NUM: 3}[e.kind]
-    return rank, e.name, e.hash
+    return e.factor_key
 
 
 def term_order(e: Expr) -> tuple[float, str, int]:
     """How terms line up in a sum: higher degree first, then by name."""
-    return -e.degree, e.name, e.hash
+    return e.term_key

@@ -36,7 +36,10 @@ CANCEL_TOLERANCE = 8 * np.finfo(np.float64).eps
 
 
 def broadcast(shapes: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
-    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+    distinct = set(shapes)
+    if len(distinct) <= 1:
+        return distinct.pop() if distinct else ()
+    return tuple(np.broadcast_shapes(*distinct))
 
 
 class Algebra:
