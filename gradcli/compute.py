@@ -20,6 +20,7 @@ from gradcli.engine.tensor import Tensor
 from gradcli.engine.watch import watch_nonfinite
 from gradcli.errors import ArgumentError, NotScalarError
 from gradcli.language.program import Program
+from gradcli.limits import check_shape
 from gradcli.results import (
     EvalResult,
     FunctionRow,
@@ -89,6 +90,8 @@ def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = 
     require_scalar(program, evaluation.output, "hessian")
     if not chosen:
         raise ArgumentError("the expression has no variables to differentiate")
+    n_in = sum(values[n].size for n in chosen)
+    check_shape((n_in, n_in), "the Hessian")
     with watch_nonfinite() as log:
         value, grads, blocks = functional.gradient_and_hessian(
             f, tuple(Tensor(values[n]) for n in chosen))
@@ -123,6 +126,7 @@ def jacobian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
     evaluation = program.run(make_leaves(values, []))
     output = evaluation.output
     n_in = sum(values[n].size for n in chosen)
+    check_shape((output.size, n_in), "the Jacobian")
     used = mode if mode != "auto" else ("forward" if n_in <= output.size else "reverse")
     with watch_nonfinite() as log:
         blocks = functional.jacobian(function_of(program, values, chosen),

@@ -420,3 +420,13 @@ def test_huge_jacobian_csv_and_json_stream_their_rows():
 class _Discard:
     def write(self, text):
         return len(text)
+
+
+def test_a_jacobian_or_hessian_over_the_budget_is_refused_before_it_is_computed(capsys,
+                                                                              monkeypatch):
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "10000")
+    code, _, err = run(capsys, "jacobian", "exp(v)", "v=ones(101)")
+    assert code == 2 and "the Jacobian would have shape (101, 101)" in err
+    code, _, err = run(capsys, "hessian", "sum(v^2)", "v=ones(101)")
+    assert code == 2 and "the Hessian would have shape (101, 101)" in err
+    assert run(capsys, "jacobian", "exp(v)", "v=ones(100)")[0] == 0
