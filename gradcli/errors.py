@@ -220,3 +220,9 @@ class FormulaError(GradcliError):
     """A derivative that gradcli's language cannot write as a formula (diff)."""
 
     kind = "formula"
+
+
+class StaleTablesError(GradcliError, RuntimeError):
+    """The parse tables in this install were generated from another grammar."""
+
+    kind = "install"

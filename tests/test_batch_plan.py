@@ -90,10 +90,11 @@ def test_later_chunks_reuse_the_plan_and_stay_exact():
 
 
 @pytest.mark.parametrize("text", ["abs(x) + relu(y)", "max([x, y])", "maximum(x, y)*x",
-                                  "clip(x, -0.5, 0.5) + y", "x^y"])
-def test_derivatives_with_masks_replay_because_masks_are_ops(text):
-    # these rules build their masks with recorded comparison and where ops, so a
-    # recording of one block holds for every block, and replaying it matches the engine
+                                  "clip(x, -0.5, 0.5) + y", "x^y", "norm([x, y], ord=inf)",
+                                  "minimum(x, y)^2", "norm([x, y], ord=3)"])
+def test_derivatives_with_masks_from_data_are_replayed(text):
+    # these rules build a mask from their inputs' values, with recorded comparison and
+    # where ops: a plan recorded on one block finds the mask afresh on every other one
     rng = np.random.default_rng(1)
     points = {"x": rng.uniform(0.1, 2, 30) * rng.choice([-1, 1], 30),
               "y": rng.uniform(0.1, 2, 30)}
@@ -135,3 +136,4 @@ def test_a_mask_seen_in_the_first_chunk_is_not_reused_for_later_ones():
     kernel.columns({"x": np.linspace(0.5, 2.0, 8), "y": np.ones(8)})
     later = dict(kernel.columns({"x": -np.linspace(0.5, 2.0, 8), "y": np.ones(8)}))
     assert later["grad[x]"].tolist() == [-1.0] * 8
+    assert kernel.replayed

@@ -20,8 +20,8 @@ import numpy as np
 
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import lookup
+from gradcli.engine.state import current
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor, apply, as_tensor
-from gradcli.engine.watch import Watch
 from gradcli.errors import AutogradError, ShapeError
 
 _new = object.__new__
@@ -157,48 +157,53 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
                 needed.add(vertex)
     captured: dict[Vertex, Tensor] = {}
 
+    watch = current().watch
+    previous_context = None if watch is None else watch.context
     with set_grad_enabled(create_graph), np.errstate(all="ignore"), _no_cycle_collection():
-        for vertex in reversed(order):
-            g = buffers.pop(vertex, None)
-            if g is None or (needed is not None and vertex not in needed):
-                continue
-            if vertex.__class__ is AccumulateGrad:
-                variable = vertex.variable()
-                if variable is None:
+        try:
+            for vertex in reversed(order):
+                g = buffers.pop(vertex, None)
+                if g is None or (needed is not None and vertex not in needed):
                     continue
-                for hook in variable._hooks or ():
+                if vertex.__class__ is AccumulateGrad:
+                    variable = vertex.variable()
+                    if variable is None:
+                        continue
+                    for hook in variable._hooks or ():
+                        replaced = hook(g)
+                        if replaced is not None:
+                            g = as_tensor(replaced)
+                    if target_vertices is None or vertex in target_vertices:
+                        if capture:
+                            captured[vertex] = g
+                        else:
+                            _accumulate(variable, g, create_graph)
+                    continue
+                node: Node = vertex  # type: ignore[assignment]
+                if watch is not None:
+                    watch.context = node
+                if node.freed:
+                    raise AutogradError(FREED_MESSAGE, hint=FREED_HINT)
+                for hook in node.pre_hooks or ():
                     replaced = hook(g)
                     if replaced is not None:
                         g = as_tensor(replaced)
-                if target_vertices is None or vertex in target_vertices:
+                if node.retained is not None:
+                    kept = node.retained()
+                    if kept is not None:
+                        _accumulate(kept, g, create_graph)
+                if target_vertices is not None and node in target_vertices:
                     if capture:
-                        captured[vertex] = g
-                    else:
-                        _accumulate(variable, g, create_graph)
-                continue
-            node: Node = vertex  # type: ignore[assignment]
-            if Watch.active:
-                Watch.context = node
-            if node.freed:
-                raise AutogradError(FREED_MESSAGE, hint=FREED_HINT)
-            for hook in node.pre_hooks or ():
-                replaced = hook(g)
-                if replaced is not None:
-                    g = as_tensor(replaced)
-            if node.retained is not None:
-                kept = node.retained()
-                if kept is not None:
-                    _accumulate(kept, g, create_graph)
-            if target_vertices is not None and node in target_vertices:
-                if capture:
-                    captured[node] = g
-                elif node.retained is None:
-                    # backward(inputs=[non-leaf]) fills that tensor's .grad, as PyTorch does
-                    _accumulate(target_tensors[node], g, create_graph)
-            _propagate(node, g, buffers, needed, create_graph)
-            if not retain_graph:
-                node.release()
-    Watch.context = None
+                        captured[node] = g
+                    elif node.retained is None:
+                        # backward(inputs=[non-leaf]) fills that tensor's .grad, as PyTorch does
+                        _accumulate(target_tensors[node], g, create_graph)
+                _propagate(node, g, buffers, needed, create_graph)
+                if not retain_graph:
+                    node.release()
+        finally:
+            if watch is not None:
+                watch.context = previous_context
     return captured
 
 
@@ -304,3 +309,15 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             )
         results.append(value)
     return tuple(results)
+
+
+def _tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+                     create_graph: bool = False,
+                     inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+    """`tensor.backward(...)` is `backward(tensor, ...)`."""
+    backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+             inputs=inputs)
+
+
+# Tensor's method, attached here so that the Tensor module does not import this one
+setattr(Tensor, "backward", _tensor_backward)

@@ -1,8 +1,8 @@
 """Whether operations record a graph: `no_grad` and `enable_grad`.
 
-One process-wide switch, read on every operation, so it is a plain class
-attribute rather than anything costlier. The backward pass flips it to the
-value of `create_graph`, which is how a backward pass records itself.
+Read on every operation, so it lives in the engine's context-local state
+(`gradcli.engine.state`). The backward pass switches it to the value of
+`create_graph`, which is how a backward pass records itself.
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-class GradMode:
-    enabled: bool = True
+from gradcli.engine.state import changed, current
 
 
 @contextmanager
 def set_grad_enabled(enabled: bool) -> Iterator[None]:
-    previous = GradMode.enabled
-    GradMode.enabled = enabled
-    try:
+    with changed(grad=bool(enabled)):
         yield
-    finally:
-        GradMode.enabled = previous
 
 
 def no_grad():
@@ -36,4 +30,4 @@ def enable_grad():
 
 
 def is_grad_enabled() -> bool:
-    return GradMode.enabled
+    return bool(current().grad)

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.mode import GradMode
 from gradcli.engine.op import OpDef
-from gradcli.engine.trace import Trace
-from gradcli.engine.watch import Watch, check
+from gradcli.engine.state import current
+from gradcli.engine.watch import check
 from gradcli.errors import AutogradError, AxisError, IndexingError, ShapeError
 
 Hook = Callable[["Tensor"], "Tensor | None"]
@@ -245,14 +244,6 @@ class Tensor:
         """The same values, cut from the graph: a leaf that does not require grad."""
         return Tensor._wrap(self.data)
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | Tensor | None = None,
-                 ) -> None:
-        from gradcli.engine.autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
-                 inputs=inputs)
-
     # -- plain values -------------------------------------------------------
     def item(self) -> float:
         if self.data.size != 1:
@@ -310,6 +301,10 @@ class Tensor:
         def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __getitem__(self, index: Any) -> Tensor: ...
+        # attached by gradcli.engine.autograd, which this module does not import
+        def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                     create_graph: bool = False,
+                     inputs: Sequence[Tensor] | Tensor | None = None) -> None: ...
         def reshape(self, *shape: Any) -> Tensor: ...
         def transpose(self, *axes: Any) -> Tensor: ...
         def __getattr__(self, name: str) -> Any: ...
@@ -324,15 +319,29 @@ class Tensor:
         return f"tensor({body}{extras})"
 
 
-#: Constant Tensors for Python floats, shared: loops like `y * 1.0001` reuse the
-#: same literal on every iteration. Bounded; -0.0 and nan are never cached
-#: (-0.0 == 0.0 as a key, and nan != nan).
+#: Constant Tensors for Python floats, shared between op calls: loops like
+#: `y * 1.0001` reuse the same literal on every iteration. Bounded; -0.0 and nan
+#: are never cached (-0.0 == 0.0 as a key, and nan != nan). Only `operand` hands
+#: them out, to ops, which never return an input Tensor itself; the public
+#: `as_tensor` always makes a new one.
 _FLOAT_CONSTANTS: dict[float, Tensor] = {}
 _FLOAT_CONSTANTS_MAX = 4096
 
 
 def as_tensor(value: Any) -> Tensor:
-    """A Tensor as it is, or a constant Tensor holding `value` (no copy for float arrays)."""
+    """A Tensor as it is, or a new constant Tensor holding `value` (no copy for float arrays).
+
+    Never a shared object: what a caller does to the result (requires_grad_, a
+    label) stays with that result."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return Tensor._wrap(value)
+    return Tensor._wrap(_to_float_array(value))
+
+
+def operand(value: Any) -> Tensor:
+    """An op's input: a Tensor as it is, or a constant (shared for Python floats)."""
     if value.__class__ is Tensor:
         return value
     if value.__class__ is float:
@@ -386,14 +395,15 @@ def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tens
         out = np.asarray(out)
     result = _new(Tensor)
     result.data = out
-    if GradMode.enabled and op.differentiable:
+    state = current()
+    if state.grad and op.differentiable:
         for t in inputs:
             if t.requires_grad:
                 result.grad_fn = Node(op, params, inputs, out)
                 result.requires_grad = True
                 break
-    if Watch.active:
-        check(op.name, tuple(t.data for t in inputs), out, params, result)
-    if Trace.active is not None:
-        Trace.active.record(op, inputs, params, out)
+    if state.watch is not None:
+        check(state.watch, op.name, tuple(t.data for t in inputs), out, params, result)
+    if state.recorder is not None:
+        state.recorder.record(op, inputs, params, out)
     return result

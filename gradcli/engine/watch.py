@@ -5,6 +5,7 @@ exception. To tell the user *where* that happened, callers that care (the CLI)
 open a `watch_nonfinite()` block; inside it every op checks its output and the
 first op that produced a non-finite value from finite inputs is recorded. The
 check is off by default, so plain library use pays only one attribute read.
+The watch is context-local (`gradcli.engine.state`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
+from gradcli.engine.state import changed
 
 
 class NonFiniteEvent:
@@ -31,45 +34,32 @@ class NonFiniteEvent:
         self.context = context
 
 
-class Watch:
-    active: bool = False
-    first: NonFiniteEvent | None = None
-    #: set by the backward pass to the node it is differentiating
-    context: Any = None
-
-
 def _finite(a: np.ndarray) -> bool:
     return a.dtype == np.bool_ or bool(np.isfinite(a).all())
-
-
-def check(op_name: str, arrays: tuple[np.ndarray, ...], out: np.ndarray,
-          params: dict[str, Any], result: Any) -> None:
-    if Watch.first is not None or _finite(out):
-        return
-    if all(_finite(a) for a in arrays):
-        Watch.first = NonFiniteEvent(op_name, arrays, dict(params), result, Watch.context)
 
 
 class NonFiniteLog:
     """What a `watch_nonfinite()` block saw; readable inside the block and after it."""
 
-    def __init__(self) -> None:
-        self._closed = False
-        self._first: NonFiniteEvent | None = None
+    __slots__ = ("context", "first")
 
-    @property
-    def first(self) -> NonFiniteEvent | None:
-        return self._first if self._closed else Watch.first
+    def __init__(self) -> None:
+        self.first: NonFiniteEvent | None = None
+        #: set by the backward pass to the node it is differentiating
+        self.context: Any = None
+
+
+def check(log: NonFiniteLog, op_name: str, arrays: tuple[np.ndarray, ...], out: np.ndarray,
+          params: dict[str, Any], result: Any) -> None:
+    if log.first is not None or _finite(out):
+        return
+    if all(_finite(a) for a in arrays):
+        log.first = NonFiniteEvent(op_name, arrays, dict(params), result, log.context)
 
 
 @contextmanager
 def watch_nonfinite() -> Iterator[NonFiniteLog]:
     """Record the first op inside the block that produced a non-finite value from finite inputs."""
     log = NonFiniteLog()
-    previous = (Watch.active, Watch.first)
-    Watch.active, Watch.first = True, None
-    try:
+    with changed(watch=log):
         yield log
-    finally:
-        log._first, log._closed = Watch.first, True
-        Watch.active, Watch.first = previous

@@ -6,10 +6,12 @@ patterns in Lark's matching order and each rule's child-filtering, are all a
 parser needs at run time, and as a Python literal they load in a fraction of
 the time that importing Lark and rebuilding (or unpickling) its parser takes.
 
-`generated_tables.py` holds them, stamped with the grammar's checksum. If the
-grammar changes and the stamp no longer matches, `load_tables` regenerates
-them with Lark (`gradcli.language.tablegen`), and `python -m
-gradcli.language.tablegen` rewrites the file; a test fails until it is.
+`generated_tables.py` holds them, stamped with the grammar's checksum. The
+generator (`gradcli.language.tablegen`, which imports this module, never the
+other way round) is a development step and never runs at run time: if the
+grammar changes and the stamp no longer matches, `load_tables` raises a clear
+error naming the command that rewrites the file
+(`python -m gradcli.language.tablegen`), and a test fails until it is run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import os
 import zlib
 from typing import Any
+
+from gradcli.errors import StaleTablesError
 
 
 def grammar_path() -> str:
@@ -43,10 +47,12 @@ def load_tables() -> dict[str, Any]:
     grammar = read_grammar()
     try:
         from gradcli.language.generated_tables import TABLES
-    except ImportError:  # a checkout where the file was deleted: regenerate below
+    except ImportError:  # a checkout where the file was deleted
         TABLES = {}
     if TABLES.get("checksum") == checksum(grammar):
         return TABLES
-    from gradcli.language.tablegen import generate
-
-    return generate(grammar)
+    raise StaleTablesError(
+        "gradcli's parse tables do not match its grammar (grammar/gradcli.lark changed "
+        "since generated_tables.py was written)",
+        hint="run `python -m gradcli.language.tablegen` (needs the `lark` package), "
+             "then reinstall")

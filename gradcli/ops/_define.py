@@ -64,8 +64,7 @@ import numpy as np
 from gradcli.engine.leading import shift_axes
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import OpDef, register
-from gradcli.engine.tensor import Tensor, apply, as_tensor
-from gradcli.engine.trace import mark_opaque
+from gradcli.engine.tensor import Tensor, apply, operand
 from gradcli.errors import ArgumentError, AxisError
 from gradcli.ops._batching import BatchRule, axis_rule, elementwise
 from gradcli.ops._batching import core as core_rule
@@ -85,15 +84,6 @@ fn: Any = Namespace()
 
 def backward_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")) + "Backward0"
-
-
-def const(array: Any) -> Tensor:
-    """A constant Tensor: a mask or weight that is piecewise constant, derivative zero.
-
-    Such a value is computed from data outside any op, so a recording that
-    contains one cannot be replayed on other points."""
-    mark_opaque("a piecewise-constant mask")
-    return Tensor._wrap(np.asarray(array, dtype=np.float64))
 
 
 def evaluate(partial: Partial, *arrays: np.ndarray, **params: Any) -> np.ndarray:
@@ -121,7 +111,7 @@ def make_binder(op: OpDef) -> Callable[..., tuple[tuple[Tensor, ...], dict[str, 
         if op.nin < 0:
             if not args:
                 raise ArgumentError(f"{op.name} needs a list of tensors", hint=op.signature)
-            tensors = tuple(as_tensor(a) for a in args[0])
+            tensors = tuple(operand(a) for a in args[0])
             if not tensors:
                 raise ArgumentError(f"{op.name} needs at least one tensor", hint=op.signature)
             rest = args[1:]
@@ -130,7 +120,7 @@ def make_binder(op: OpDef) -> Callable[..., tuple[tuple[Tensor, ...], dict[str, 
                 raise ArgumentError(
                     f"{op.name} takes {op.nin} tensor argument{'s' * (op.nin != 1)}, "
                     f"got {len(args)}", hint=f"usage: {op.signature}")
-            tensors = tuple(as_tensor(a) for a in args[:op.nin])
+            tensors = tuple(operand(a) for a in args[:op.nin])
             rest = args[op.nin:]
         if len(rest) > len(names):
             raise ArgumentError(f"{op.name} got too many arguments",
@@ -178,14 +168,14 @@ def _fast_path(op: OpDef, general: Callable[..., Tensor]) -> Callable[..., Tenso
         def unary_call(*args: Any, **kwargs: Any) -> Tensor:
             if len(args) == 1 and not kwargs:
                 x = args[0]
-                return apply(op, (x if x.__class__ is Tensor else as_tensor(x),), _NO_PARAMS)
+                return apply(op, (x if x.__class__ is Tensor else operand(x),), _NO_PARAMS)
             return general(*args, **kwargs)
 
         return unary_call
 
     def binary_call(*args: Any, **kwargs: Any) -> Tensor:
         if len(args) == 2 and not kwargs:
-            return apply(op, (as_tensor(args[0]), as_tensor(args[1])), _NO_PARAMS)
+            return apply(op, (operand(args[0]), operand(args[1])), _NO_PARAMS)
         return general(*args, **kwargs)
 
     return binary_call

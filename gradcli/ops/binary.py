@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.tensor import Tensor, apply, as_tensor
+from gradcli.engine.tensor import Tensor, apply, operand
 from gradcli.ops._batching import elementwise
 from gradcli.ops._define import binary, defop, fn, linear_jvp
 
@@ -153,8 +153,8 @@ def _operator(op_name: str, reflected: bool = False) -> Any:
 
     op = lookup(op_name)
     if reflected:
-        return lambda self, other: apply(op, (as_tensor(other), self), _NONE)
-    return lambda self, other: apply(op, (self, as_tensor(other)), _NONE)
+        return lambda self, other: apply(op, (operand(other), self), _NONE)
+    return lambda self, other: apply(op, (self, operand(other)), _NONE)
 
 
 for _dunder, _name in {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div",

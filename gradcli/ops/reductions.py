@@ -14,19 +14,13 @@ import numpy as np
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
 from gradcli.ops._batching import axis_rule
-from gradcli.ops._define import canonical_axes, const, defop, expand, fn, reduction
+from gradcli.ops._define import canonical_axes, defop, expand, fn, reduction
 
 
 def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     if axis is None:
         return math.prod(shape)
     return math.prod(shape[a] for a in axis)
-
-
-def _tie_weight(x: np.ndarray, out: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
-    """Equal shares of the gradient for every element that attains the extreme."""
-    mask = (x == out).astype(np.float64)
-    return mask / np.sum(mask, axis=axis, keepdims=True)
 
 
 reduction("sum", np.sum, None, help="sum of the elements")
@@ -143,15 +137,14 @@ def _norm_weight(x: Tensor, out: Tensor, axis: Any, ord: Any) -> Tensor | float:
     # The one documented departure from PyTorch: at the zero vector the gradient
     # is the zero vector, not nan. Dividing by 1 where out == 0 does that, since
     # the numerator is 0 there.
-    safe = fn.where(const(out.data == 0), 1.0, out)
+    safe = fn.where(out == 0.0, 1.0, out)
     if ord == 2:
         return x / safe
     if ord == 1:
-        return const(np.sign(x.data))
+        return fn.sign(x)
     if abs(ord) == math.inf:
-        a = np.abs(x.data)
-        return const(_tie_weight(a, out.data, axis) * np.sign(x.data))
-    return const(np.sign(x.data)) * fn.abs(x) ** (ord - 1.0) / safe ** (ord - 1.0)
+        return _extreme_weight(fn.abs(x), out, axis) * fn.sign(x)
+    return fn.sign(x) * fn.abs(x) ** (ord - 1.0) / safe ** (ord - 1.0)
 
 
 #: matrix norms from the singular values: their sum, and the largest (ord=2 on a matrix)
