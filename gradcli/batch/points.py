@@ -5,7 +5,8 @@ are arrays with one leading axis (the points); a bad row (a cell that is not a
 number, a missing column, a vector of the wrong length, bytes that are not
 UTF-8) stays in the chunk with its message, so the output holds one record per
 input record. Which file formats exist and how each is read live in the
-`read_*` modules; `open_reader` picks one.
+`read_*` modules; `gradcli.batch.readers.open_reader` picks one (a module of its
+own, so the readers can import this one without an import cycle).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from gradcli.batch.formats import PointFileError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from gradcli.batch.sources import Source
-    from gradcli.batch.units import Unit
 
-__all__ = ["Chunk", "Layout", "PointFileError", "PointReader", "open_reader"]
+__all__ = ["Chunk", "Layout", "PointFileError", "PointReader"]
 
 _ELEMENT = re.compile(r"^(?P<name>[^\W\d]\w*)\[(?P<index>\d+(?:\s*,\s*\d+)*)\]$")
 #: what counts as a number in a text cell (after trimming blanks), as Python's float()
@@ -60,22 +59,6 @@ class PointReader(Protocol):
     def chunks(self) -> Iterator[Chunk]: ...
 
     def close(self) -> None: ...
-
-
-def open_reader(source: Source, variables: Sequence[str], chunk_size: int,
-                unit: Unit | None = None) -> PointReader:
-    """A reader of `source` (or of one unit of it), its header or schema already checked."""
-    if source.format == "csv":
-        from gradcli.batch.read_text import CsvReader
-        return CsvReader(source, variables, chunk_size, unit)
-    if source.format == "jsonl":
-        from gradcli.batch.read_text import JsonlReader
-        return JsonlReader(source, variables, chunk_size, unit)
-    if source.format in ("parquet", "arrow"):
-        from gradcli.batch.read_columnar import ColumnarReader
-        return ColumnarReader(source, variables, chunk_size, unit)
-    from gradcli.batch.read_npz import NpzReader
-    return NpzReader(source, variables, chunk_size, unit)
 
 
 # -- column layout ---------------------------------------------------------------------

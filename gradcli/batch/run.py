@@ -38,7 +38,8 @@ import numpy as np
 from gradcli.batch import DEFAULT_CHUNK, engines
 from gradcli.batch.formats import PointFileError, output_format
 from gradcli.batch.output import TableWriter, make_writer, records_table, result_schema
-from gradcli.batch.points import Chunk, PointReader, open_reader
+from gradcli.batch.points import Chunk, PointReader
+from gradcli.batch.readers import open_reader
 from gradcli.batch.sources import Source, is_url, resolve
 from gradcli.batch.target import OutputTarget
 from gradcli.batch.units import Unit

@@ -1,0 +1,32 @@
+"""Picking the point reader for a source's format.
+
+Its own module, above `points` and the `read_*` modules, so that imports
+between them point one way (the readers import `points`, this imports both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gradcli.batch.points import PointReader
+
+if TYPE_CHECKING:
+    from gradcli.batch.sources import Source
+    from gradcli.batch.units import Unit
+
+
+def open_reader(source: Source, variables: Sequence[str], chunk_size: int,
+                unit: Unit | None = None) -> PointReader:
+    """A reader of `source` (or of one unit of it), its header or schema already checked."""
+    if source.format == "csv":
+        from gradcli.batch.read_text import CsvReader
+        return CsvReader(source, variables, chunk_size, unit)
+    if source.format == "jsonl":
+        from gradcli.batch.read_text import JsonlReader
+        return JsonlReader(source, variables, chunk_size, unit)
+    if source.format in ("parquet", "arrow"):
+        from gradcli.batch.read_columnar import ColumnarReader
+        return ColumnarReader(source, variables, chunk_size, unit)
+    from gradcli.batch.read_npz import NpzReader
+    return NpzReader(source, variables, chunk_size, unit)
