@@ -32,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.columns import element_labels as flat_labels
 from gradcli.engine.op import OPS
 from gradcli.engine.tensor import Tensor
 from gradcli.engine.watch import watch_nonfinite
 from gradcli.errors import ArgumentError
 from gradcli.results import CheckResult, CheckRow
-from gradcli.steps import backward, flat_labels, function_of, make_leaves, prepare, require_scalar
+from gradcli.steps import backward, function_of, make_leaves, prepare, require_scalar
 
 EPS = float(np.finfo(np.float64).eps)
 STEP_RATIO = EPS ** (1 / 5)  # about 7.4e-4: balances O(h^4) truncation against rounding

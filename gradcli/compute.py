@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.classification import classify
+from gradcli.columns import element_labels as flat_labels
 from gradcli.engine.autograd import grad
 from gradcli.engine.tensor import Tensor
 from gradcli.engine.watch import watch_nonfinite
@@ -34,7 +35,6 @@ from gradcli.results import (
 from gradcli.steps import (
     backward,
     check_derivatives,
-    flat_labels,
     function_of,
     make_leaves,
     nonfinite_warnings,
@@ -43,7 +43,7 @@ from gradcli.steps import (
     seed_for,
 )
 
-__all__ = ["NotScalarError", "flat_labels"]  # batch.kernel reads both from here
+__all__ = ["NotScalarError"]  # batch.kernel reads it from here
 
 
 # -- commands ----------------------------------------------------------------------------

@@ -67,13 +67,6 @@ def _short(value: np.ndarray) -> str:
     return np.array2string(value, precision=6, separator=", ", threshold=8)
 
 
-def flat_labels(name: str, shape: tuple[int, ...]) -> list[str]:
-    """x -> [x]; m of shape (2,) -> [m[0], m[1]]; shape (2, 2) -> [m[0,0], m[0,1], ...]."""
-    if shape == ():
-        return [name]
-    return [f"{name}[{','.join(str(i) for i in index)}]" for index in np.ndindex(shape)]
-
-
 def nonfinite_warnings(program: Program, evaluation: Any, at: Mapping[str, np.ndarray]
                         ) -> list[str]:
     if evaluation.nonfinite is not None:

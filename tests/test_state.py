@@ -76,7 +76,7 @@ LAYERS = [
      "gradcli.functional", "gradcli.language", "gradcli.formula", "gradcli.render"),
     ("gradcli.ops",),
     ("gradcli.engine",),
-    ("gradcli.errors", "gradcli.numbers"),
+    ("gradcli.errors", "gradcli.numbers", "gradcli.columns"),
 ]
 
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli import columns as names
 from gradcli.batch import engines
 from gradcli.batch.plan import Plan, build_plan, padded
 from gradcli.batch.vectorise import evaluate_batched
-from gradcli.compute import NotScalarError, flat_labels
+from gradcli.compute import NotScalarError
 from gradcli.engine.autograd import grad
 from gradcli.engine.mode import enable_grad
 from gradcli.engine.tensor import Tensor
@@ -37,12 +38,11 @@ def _value_columns(out: np.ndarray) -> Columns:
     if out.ndim == 1:
         return [("value", out)]
     flat = out.reshape(size, -1)
-    return [(f"value[{','.join(map(str, i))}]", flat[:, k])
-            for k, i in enumerate(np.ndindex(out.shape[1:]))]
+    return list(zip(names.value_names(out.shape[1:]), flat.T, strict=True))
 
 
-def _labels(names: Sequence[str], shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
-    return [label for n in names for label in flat_labels(n, shapes[n])]
+def _labels(chosen: Sequence[str], shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    return [label for n in chosen for label in names.element_labels(n, shapes[n])]
 
 
 def _one_hot_tangents(names: Sequence[str], points: Mapping[str, np.ndarray]
@@ -304,8 +304,8 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
             if command == "hessian":
                 labels = _labels(chosen, shapes)
                 h = matrix(arrays[1 + len(chosen):], total, n)
-                columns += [(f"hess[{a},{b}]", h[i][j]) for i, a in enumerate(labels)
-                            for j, b in enumerate(labels)]
+                columns += list(zip(names.hess_names(labels),
+                                    [entry for row in h for entry in row], strict=True))
             return columns
         return requested, assemble_gradient
 
@@ -319,9 +319,9 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
         columns = _value_columns(arrays[0])  # type: ignore[arg-type]
         j = matrix(arrays[1:], m, n)
         in_labels = _labels(chosen, shapes)
-        return columns + [(f"jac[{o},{x}]", j[i][k])
-                          for i, o in enumerate(flat_labels("f", out_shape))
-                          for k, x in enumerate(in_labels)]
+        out_labels = names.element_labels("f", out_shape)
+        return columns + list(zip(names.jac_names(out_labels, in_labels),
+                                  [entry for row in j for entry in row], strict=True))
     return requested, assemble_jacobian
 
 
@@ -355,12 +355,8 @@ def _eager_columns(command: str, program: Program, points: Mapping[str, np.ndarr
 
 
 def _per_element(prefix: str, name: str, array: np.ndarray) -> Columns:
-    size = array.shape[0]
-    if array.ndim == 1:
-        return [(f"{prefix}[{name}]", array)]
-    flat = array.reshape(size, -1)
-    return [(f"{prefix}[{name}[{','.join(map(str, i))}]]", flat[:, k])
-            for k, i in enumerate(np.ndindex(array.shape[1:]))]
+    flat = array.reshape(array.shape[0], -1)
+    return list(zip(names.grad_names(name, array.shape[1:]), flat.T, strict=True))
 
 
 def _hessian(chosen: list[str], points: Mapping[str, np.ndarray],
@@ -386,8 +382,8 @@ def _hessian(chosen: list[str], points: Mapping[str, np.ndarray],
         else:
             rows.append(np.zeros((size, count, n)))
     matrix = np.concatenate(rows, axis=1)  # (size, n, n): H[b, i, j]
-    return [(f"hess[{a},{b}]", matrix[:, i, j]) for i, a in enumerate(labels)
-            for j, b in enumerate(labels)]
+    flat = matrix.reshape(size, -1)
+    return list(zip(names.hess_names(labels), flat.T, strict=True))
 
 
 def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
@@ -400,7 +396,7 @@ def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
     m = int(np.prod(out_shape, dtype=np.int64))
     n = sum(int(np.prod(shapes[c], dtype=np.int64)) for c in chosen)
     in_labels = _labels(chosen, shapes)
-    out_labels = flat_labels("f", out_shape)
+    out_labels = names.element_labels("f", out_shape)
     use_forward = mode == "forward" or (mode == "auto" and n <= m)
     if not out.requires_grad:
         matrix = np.zeros((size, m, n))
@@ -418,5 +414,5 @@ def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
                 [np.zeros((size, int(np.prod(shapes[c], dtype=np.int64)))) if g is None
                  else g.data.reshape(size, -1) for g, c in zip(grads, chosen, strict=True)],
                 axis=1)
-    return [(f"jac[{o},{x}]", matrix[:, i, j]) for i, o in enumerate(out_labels)
-            for j, x in enumerate(in_labels)]
+    flat = matrix.reshape(size, -1)
+    return list(zip(names.jac_names(out_labels, in_labels), flat.T, strict=True))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli import columns as names
 from gradcli import results as r
 from gradcli.numbers import json_number
 
@@ -249,21 +250,15 @@ def write_json(result: Any, out: Any) -> None:
 
 
 # -- CSV -------------------------------------------------------------------------------
+def _named(labels: list[str], value: Any) -> list[tuple[str, float]]:
+    """Each element of `value`, in C order, under the names `gradcli.columns` built."""
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    return [(name, float(v)) for name, v in zip(labels, array, strict=True)]
+
+
 def flat_columns(prefix: str, value: Any) -> list[tuple[str, float]]:
     """value -> [("value", v)] or [("value[0]", v0), ...], the batch column names."""
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return [(prefix, float(array))]
-    return [(f"{prefix}[{','.join(map(str, i))}]", float(array[i]))
-            for i in np.ndindex(array.shape)]
-
-
-def _variable_columns(prefix: str, name: str, value: Any) -> list[tuple[str, float]]:
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return [(f"{prefix}[{name}]", float(array))]
-    return [(f"{prefix}[{name}[{','.join(map(str, i))}]]", float(array[i]))
-            for i in np.ndindex(array.shape)]
+    return _named(names.element_labels(prefix, np.shape(value)), value)
 
 
 COLUMNS = View("columns")
@@ -283,7 +278,7 @@ def _value_columns(result: r.Result) -> Iterator[tuple[str, float]]:
 def _grad_columns(result: r.GradResult | r.HessianResult) -> Iterator[tuple[str, float]]:
     yield from flat_columns("value", result.value)
     for name, g in result.gradient.items():
-        yield from _variable_columns("grad", name, g)
+        yield from _named(names.grad_names(name, np.shape(g)), g)
 
 
 @COLUMNS.of(r.HessianResult)
@@ -292,7 +287,7 @@ def _hessian_columns(result: r.HessianResult) -> Iterator[tuple[str, float]]:
     for i, a in enumerate(result.labels):
         row = result.hessian[i]
         for j, b in enumerate(result.labels):
-            yield f"hess[{a},{b}]", float(row[j])
+            yield names.hess_name(a, b), float(row[j])
 
 
 @COLUMNS.of(r.JacobianResult)
@@ -301,7 +296,7 @@ def _jacobian_columns(result: r.JacobianResult) -> Iterator[tuple[str, float]]:
     for i, out in enumerate(result.outputs):
         row = result.jacobian[i]
         for j, inp in enumerate(result.labels):
-            yield f"jac[{out},{inp}]", float(row[j])
+            yield names.jac_name(out, inp), float(row[j])
 
 
 class CsvOut:
