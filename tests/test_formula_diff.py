@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gradcli import compute
 from gradcli.cli import _run
-from gradcli.errors import ArgumentError, FormulaError
+from gradcli.errors import ArgumentError
 from gradcli.formula import diff
 from gradcli.formula.derive import nth_derivative
 from gradcli.language.program import parse
@@ -113,10 +113,10 @@ def test_wrt_picks_variables_and_rejects_strangers():
         diff("x*y", order=3)
 
 
-def test_a_rule_with_an_opaque_mask_is_an_error_not_a_wrong_formula():
-    # norm's rule still computes its zero-vector mask outside the op table
-    with pytest.raises(FormulaError, match="mask"):
-        diff("norm(v)", {"v": [3.0, 4.0]})
+def test_a_rule_with_a_mask_gives_a_formula_because_masks_are_ops():
+    # norm's zero-vector mask is a recorded where op, so its derivative is a formula
+    result = diff("norm(v)", {"v": [3.0, 4.0]})
+    assert result.values["v"].tolist() == pytest.approx([0.6, 0.8])
 
 
 def test_a_constant_expression_has_no_variables():

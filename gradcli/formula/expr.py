@@ -51,10 +51,8 @@ class Expr:
     def is_number(self) -> bool:
         return self.kind == NUM
 
-    def __repr__(self) -> str:
-        from gradcli.formula.printer import to_text
-
-        return f"<{to_text(self)}>"
+    # __repr__ (the formula as text) is attached by gradcli.formula.printer, which
+    # imports this module: imports between the two point one way
 
 
 def _structural_hash(kind: str, value: Any, args: tuple[Expr, ...], exps: tuple[Any, ...]

@@ -357,3 +357,10 @@ def _same(value: Any, default: Any) -> bool:
 
 def to_text(root: Expr, reserved: Iterable[str] = ()) -> str:
     return TextWriter(reserved).write(root)
+
+
+def _expr_repr(self: Expr) -> str:
+    return f"<{to_text(self)}>"
+
+
+setattr(Expr, "__repr__", _expr_repr)
