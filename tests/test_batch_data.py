@@ -251,6 +251,53 @@ def test_jsonl_types_and_a_bad_first_line(capsys, tmp_path):
     assert code == 1
 
 
+@pytest.mark.parametrize(("bad", "reason"), [
+    (b'{"x": "2.5", "m": [1, 2]}', '"2.5"'), (b'{"x": true, "m": [1, 2]}', "true"),
+    (b'{"x": null, "m": [1, 2]}', "null"), (b'{"x": 1, "m": [1, "2"]}', '"2"'),
+    (b'{"x": 1, "m": [true, 2]}', "true"), (b'{"x": 1}', "no value for m"),
+    (b'{"x": 1, "m": [1, 2, 3]}', "shape"), (b'{"x": 1, "m": [1, 2]}{"x": 2, "m": [1, 2]}',
+                                             "not JSON"),
+    (b'{"x": 1, "m": [1, 2], "note": "\xff"}', "UTF-8"), (b'{"x": 1, "x": "a", "m": [1, 2]}',
+                                                          '"a"')])
+def test_jsonl_bad_line_in_a_block_of_numbers(capsys, tmp_path, bad, reason):
+    """Blocks of plain numbers are parsed at once; one bad line in the middle of such a
+    block is found in place, and every other record keeps its exact value."""
+    rng = np.random.default_rng(7)
+    x, m = rng.standard_normal(501), rng.standard_normal((501, 2))
+    lines = [json.dumps({"x": float(x[i]), "m": [float(v) for v in m[i]], "id": "a"}).encode()
+             for i in range(501)]
+    lines[250] = bad
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    code, out, _ = run(capsys, "eval", "x + m[1]", "--points", path, "--format", "jsonl")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["line"] for r in records] == list(range(1, 502)) and code == 1
+    assert "value" not in records[250] and reason in records[250]["error"]
+    assert records[250]["error"].startswith("line 251: ")
+    expected = x + m[:, 1]
+    assert all(records[i]["value"] == expected[i] and "error" not in records[i]
+               for i in range(501) if i != 250)
+
+
+def test_jsonl_blocks_of_numbers_are_exact(capsys, tmp_path):
+    """Numbers Python's json reads one way (big integers, long decimals, exponents, nested
+    arrays) come out bit for bit as json.loads gives them."""
+    texts = ['{"x": 12345678901234567891, "m": [[1e-310, -0.0], [2.5E+3, 1]]}',
+             '{"m": [[0.1, 0.2], [0.30000000000000004, 7]], "x": -1.7976931348623157e308}',
+             '{"x": 3, "m": [[4, 5], [6, 7]]}'] * 40
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(texts) + "\n")
+    code, out, _ = run(capsys, "eval", "[x, m[0][0], m[0][1], m[1][0]]", "--points", path,
+                       "--format", "jsonl")
+    records = [json.loads(line) for line in out.splitlines()]
+    for text, record in zip(texts, records, strict=True):
+        given = json.loads(text)
+        expected = [float(given["x"]), *map(float, given["m"][0]), float(given["m"][1][0])]
+        got = [record[f"value[{k}]"] for k in range(4)]
+        assert np.array(got).tobytes() == np.array(expected).tobytes()
+    assert code == 0
+
+
 # -- NPZ ---------------------------------------------------------------------------------------
 def test_npz_is_streamed_member_by_member(capsys, tmp_path):
     path = tmp_path / "p.npz"

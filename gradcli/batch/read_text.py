@@ -6,8 +6,10 @@ quoted cell may hold newlines, and each record knows the file line it starts
 on. Blank lines are skipped, not records. A block's records are then parsed
 together: CSV by Arrow's reader, every variable column as text and cast to
 numbers per chunk, so that a bad cell makes a bad row (with its true line
-number) instead of ending the stream; JSON lines by the json module, where only
-JSON numbers are numbers. A record that is not UTF-8, or has too few or too
+number) instead of ending the stream; JSON lines by Arrow's JSON reader with
+float64 types, where only JSON numbers are numbers. A block that either fast
+path refuses is read again record by record (the csv and json modules), which
+finds and names its bad lines. A record that is not UTF-8, or has too few or too
 many CSV cells, is a bad row too.
 """
 
@@ -451,9 +453,81 @@ class JsonlReader(_TextReader):
 
     def chunks(self) -> Iterator[Chunk]:
         for buf, records in record_blocks(self.body, self.first_line, False, self.limit):
+            numbers = self._parse_numbers(buf, records)
             for start in range(0, len(records), self.chunk_size):
                 stop = min(start + self.chunk_size, len(records))
-                yield self._chunk(buf, records, start, stop)
+                if numbers is not None:
+                    yield Chunk(records.lines[start:stop], np.ones(stop - start, dtype=bool),
+                                {name: v[start:stop] for name, v in numbers.items()}, {})
+                else:
+                    yield self._chunk(buf, records, start, stop)
+
+    def _parse_numbers(self, buf: bytes, records: Records) -> dict[str, np.ndarray] | None:
+        """The common block, every record an object whose variables are JSON numbers (or
+        rectangular arrays of them): parsed at once by Arrow's JSON reader with float64
+        types. Arrow refuses a string, a boolean or a nested object where a number is due,
+        and a missing value or a null shows as a null; any of these, a record that is not
+        one object on its own line, a wrong shape or bytes that are not UTF-8 give None,
+        and the block is read record by record, which names each bad line."""
+        import pyarrow as pa
+        import pyarrow.json as pjson
+
+        if not records.plain or not len(records):
+            return None
+        if not buf.isascii():
+            try:
+                buf.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        starts, stops = records.spans()
+        a = np.frombuffer(buf, dtype=np.uint8)
+        if not ((a[starts] == ord("{")).all() and (a[stops - 1] == ord("}")).all()):
+            return None  # so each record is one object: Arrow gives one row per record
+        shapes = self._block_shapes(buf[int(starts[0]):int(stops[0])])
+        if shapes is None:
+            return None
+        types = {}
+        for name in self.provided:
+            kind: Any = pa.float64()
+            for _ in shapes[name]:
+                kind = pa.list_(kind)
+            types[name] = kind
+        try:
+            table = pjson.read_json(pa.py_buffer(buf), parse_options=pjson.ParseOptions(
+                explicit_schema=pa.schema(types), unexpected_field_behavior="ignore"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != len(records):
+            return None
+        values = {}
+        for name in self.provided:
+            array = _rectangular(table.column(name).combine_chunks(), shapes[name])
+            if array is None:
+                return None
+            values[name] = array.reshape(len(records), *shapes[name])
+        for name in self.provided:
+            self.shapes.setdefault(name, shapes[name])
+        return values
+
+    def _block_shapes(self, first: bytes) -> dict[str, tuple[int, ...]] | None:
+        """Each variable's point shape: known from earlier rows, else from the block's
+        first record (one record parsed, not one a row); None if that record cannot say."""
+        shapes = {name: self.shapes[name] for name in self.provided if name in self.shapes}
+        if len(shapes) == len(self.provided):
+            return shapes
+        try:
+            record = json.loads(first)
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        for name in self.provided:
+            if name not in shapes:
+                value = _json_value(record.get(name))
+                if value is None:
+                    return None
+                shapes[name] = value.shape
+        return shapes
 
     def _chunk(self, buf: bytes, records: Records, start: int, stop: int) -> Chunk:
         lines = records.lines[start:stop]
@@ -502,6 +576,23 @@ class JsonlReader(_TextReader):
                 return None
             row[name] = value
         return row
+
+
+def _rectangular(column: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A (nested) list column's numbers, flat, if no entry is null and every list at
+    depth d has shape[d] items; None otherwise."""
+    import pyarrow.compute as pc
+
+    for size in shape:
+        if column.null_count:
+            return None
+        lengths = pc.list_value_length(column).to_numpy()
+        if len(lengths) and not (lengths == size).all():
+            return None
+        column = column.flatten()
+    if column.null_count:
+        return None
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _json_value(value: Any) -> np.ndarray | None:
