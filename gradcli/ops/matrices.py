@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.leading import pad_leading
 from gradcli.engine.tensor import Tensor, as_tensor
 from gradcli.errors import ShapeError
 from gradcli.ops._define import as_int, defop, fn
@@ -54,12 +55,6 @@ def _column(t: Tensor) -> Tensor:
 def _last(t: Tensor) -> Tensor:
     """(..., n, 1) -> (..., n)."""
     return fn.getitem(t, (Ellipsis, 0))
-
-
-def _pad(t: np.ndarray, ndim: int) -> np.ndarray:
-    """A tangent (directions first) with length-1 axes so its item part has `ndim` axes."""
-    missing = ndim - (t.ndim - 1)
-    return t if missing <= 0 else t.reshape((t.shape[0],) + (1,) * missing + t.shape[1:])
 
 
 def _sum_terms(*terms: Any) -> Any:
@@ -126,9 +121,9 @@ def _solve_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> 
     ndim = xc.ndim
     terms = []
     if ts[1] is not None:
-        terms.append(_pad(ts[1][..., None] if vector else ts[1], ndim))
+        terms.append(pad_leading(ts[1][..., None] if vector else ts[1], ndim))
     if ts[0] is not None:
-        terms.append(-(_pad(ts[0], ndim) @ xc))
+        terms.append(-(pad_leading(ts[0], ndim) @ xc))
     dx = _solve_columns(a, _sum_terms(*terms))
     return dx[..., 0] if vector else dx
 
@@ -170,7 +165,7 @@ def _cholesky_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
 def _cholesky_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
     # dL = L phi(L^-1 dA L^-T)
     linv = _inv(out)
-    x = linv @ _sym(_pad(ts[0], out.ndim)) @ _t(linv)
+    x = linv @ _sym(pad_leading(ts[0], out.ndim)) @ _t(linv)
     return out @ _phi(x, np.eye(out.shape[-1]))
 
 
@@ -200,7 +195,7 @@ def _eigvalsh_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
 
 def _eigvalsh_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
     v = _eigh_vectors(a)
-    return np.einsum("...ji,...jk,...ki->...i", v, _sym(_pad(ts[0], a.ndim)), v)
+    return np.einsum("...ji,...jk,...ki->...i", v, _sym(pad_leading(ts[0], a.ndim)), v)
 
 
 def _gaps(w: Any, eye: Any) -> Any:
@@ -219,7 +214,7 @@ def _eigh_vectors_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
 
 def _eigh_vectors_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
     f = _gaps(_eigvalsh(a), np.eye(a.shape[-1]))
-    return out @ (f * (_t(out) @ _sym(_pad(ts[0], a.ndim)) @ out))
+    return out @ (f * (_t(out) @ _sym(pad_leading(ts[0], a.ndim)) @ out))
 
 
 defop("eigvalsh", _eigvalsh, vjp=(_eigvalsh_vjp,), jvp=_eigvalsh_jvp, kind="array",
@@ -269,7 +264,7 @@ def singular_value_weight(a: Tensor, largest_only: bool) -> Tensor:
 
 def _svdvals_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
     u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return np.einsum("...ji,...jk,...ik->...i", u, _pad(ts[0], a.ndim), vh)
+    return np.einsum("...ji,...jk,...ik->...i", u, pad_leading(ts[0], a.ndim), vh)
 
 
 def _matrix_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:
@@ -319,7 +314,7 @@ def _matrix_power_vjp(g: Tensor, out: Tensor, a: Tensor, k: int) -> Tensor:
 
 
 def _matrix_power_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
-    t = _pad(ts[0], a.ndim)
+    t = pad_leading(ts[0], a.ndim)
     if k == 0:
         return np.zeros_like(t * out)
     b = a if k > 0 else _inv(a)
