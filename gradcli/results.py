@@ -99,9 +99,11 @@ class GraphResult(Result):
 
 
 class CheckRow:
-    """One compared component. `status` is "ok", "mismatch", or "undefined" (no finite
-    difference exists here: not compared, and not a mismatch); `fd_error` is the finite
-    difference's own error estimate."""
+    """One compared component. `status` is "ok", "mismatch", "unresolved" (does not
+    agree, but the finite difference's own error exceeds the tolerance: not ok, and not
+    proof of a wrong derivative), or "undefined" (no finite difference exists here: not
+    compared, and not a mismatch); `fd_error` is the finite difference's own error
+    estimate."""
 
     __slots__ = ("abs_error", "autodiff", "component", "fd_error", "numeric", "ok",
                  "rel_error", "status", "step")

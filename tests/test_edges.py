@@ -170,6 +170,62 @@ def test_check_still_finds_a_wrong_derivative():
     assert not result.ok
 
 
+NOISY = "x + 1e-3*sin(1e9*x)"  # the finite difference cannot resolve this wiggle
+
+
+def noisy_difference(x):
+    """The finite difference of NOISY at x, computed independently of the expression
+    language: its estimate is far from the true derivative, its fd_error large."""
+    return checking.differentiate(lambda v: v + 1e-3 * np.sin(1e9 * v), np.array([x]), 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(0.1, 10), rtol=st.sampled_from([1e-8, 1e-5, 1e-3]),
+       relative_offset=st.floats(1e-6, 1e6), sign=st.sampled_from([1.0, -1.0]))
+def test_check_a_wrong_derivative_never_passes_because_of_a_large_fd_error(
+        x, rtol, relative_offset, sign):
+    found = noisy_difference(x)
+    numeric = float(found.estimate[0])
+    atol = 1e-8
+    tolerance = atol + rtol * abs(numeric)
+    wrong = numeric + sign * tolerance * (1 + relative_offset)  # just outside the tolerance
+    row = checking.compare("∂/∂x", wrong, found, 0, rtol, atol)
+    assert not row.ok and row.status in ("mismatch", "unresolved")
+    assert row.fd_error == float(found.error[0])
+
+
+@pytest.mark.parametrize("x", [0.3, 1.0, 7.0])
+def test_check_a_difference_that_cannot_resolve_the_point_is_unresolved_not_ok(capsys, x):
+    result = checking.check(NOISY, {"x": x})
+    (row,) = result.rows
+    tolerance = result.atol + result.rtol * abs(row.numeric)
+    assert row.fd_error > tolerance and abs(row.autodiff - row.numeric) > tolerance
+    assert row.status == "unresolved" and not row.ok and not result.ok
+    assert any("finite difference unresolved here" in w and "kink" in w and "--rtol" in w
+               for w in result.warnings)
+    code, out, err = run(capsys, "check", NOISY, f"x={x}")
+    assert code == 1 and "unresolved here" in out.splitlines()[3]
+    assert "finite difference unresolved here" in err
+    code, out, _ = run(capsys, "check", NOISY, f"x={x}", "--format", "json")
+    (component,) = json.loads(out)["components"]
+    assert code == 1 and component["status"] == "unresolved" and component["ok"] is False
+
+
+def test_check_a_component_that_agrees_is_ok_whatever_its_fd_error():
+    found = noisy_difference(1.0)
+    numeric = float(found.estimate[0])
+    row = checking.compare("∂/∂x", numeric, found, 0, 1e-5, 1e-8)
+    assert row.ok and row.status == "ok" and row.fd_error > 1e-8 + 1e-5 * abs(numeric)
+
+
+def test_check_a_wrong_derivative_with_a_resolved_difference_is_a_mismatch():
+    # a fine staircase: slope 1 to the finite difference, 0 to autodiff (floor' = 0)
+    result = checking.check("floor(1e9*x)/1e9", {"x": 1.0})
+    (row,) = result.rows
+    assert row.fd_error < 1e-5 and abs(row.numeric - 1) < 1e-5
+    assert row.status == "mismatch" and not row.ok
+
+
 # -- norm, tanh, std/var ---------------------------------------------------------------------
 @pytest.mark.parametrize("x", [1e-200, 1e200, -1e-300, 3.0])
 def test_norm_scales_like_hypot(x):

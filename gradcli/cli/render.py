@@ -548,15 +548,21 @@ def _graph_table(result: r.GraphResult, p: int) -> tuple[str, list[Block]]:
           "" if g.grad is None else fmt_array(g.grad, p)] for g in result.rows])]
 
 
-_CHECK_STATUS = {"ok": "ok", "mismatch": "NO", "undefined": "undefined here"}
+_CHECK_STATUS = {"ok": "ok", "mismatch": "NO", "unresolved": "unresolved here",
+                 "undefined": "undefined here"}
 
 
 @TABLE.of(r.CheckResult)
 def _check_table(result: r.CheckResult, p: int) -> tuple[str, list[Block]]:
-    verdict = "all agree" if result.ok else "MISMATCH"
+    mismatch = any(row.status == "mismatch" for row in result.rows)
+    verdict = "all agree" if result.ok else "MISMATCH" if mismatch else "not confirmed"
     undefined = sum(row.status == "undefined" for row in result.rows)
     if undefined:
         verdict += f" ({undefined} undefined here, not compared)"
+    unresolved = sum(row.status == "unresolved" for row in result.rows)
+    if unresolved:
+        verdict += (f" ({unresolved} finite difference unresolved here: try a point away "
+                    "from a kink or a looser --rtol)")
     return _heading(result, p), [_value_block(result, p), Rows(
         ["component", "autodiff", "finite difference", "abs error", "rel error", "step",
          "ok"],
