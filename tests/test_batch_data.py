@@ -518,6 +518,43 @@ def test_memory_and_file_urls(capsys, tmp_path):
     assert code == 0 and rows_of(out)[0]["value"] == "6.0"
 
 
+@pytest.fixture
+def http_folder(tmp_path):
+    """A folder served over HTTP on a free port of 127.0.0.1 by a thread, for one test."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_http_urls_read_like_the_local_file(capsys, http_folder, fmt):
+    folder, base = http_folder
+    rng = np.random.default_rng(3)
+    write_points(folder / f"p.{fmt}", {"a": rng.standard_normal(300),
+                                       "b": rng.standard_normal(300)}, fmt)
+    local = run(capsys, "jacobian", W1, "--points", folder / f"p.{fmt}",
+                "--format", "csv")
+    remote = run(capsys, "jacobian", W1, "--points", f"{base}/p.{fmt}",
+                 "--format", "csv")
+    assert local[0] == remote[0] == 0
+    assert remote[1] == local[1] and len(rows_of(remote[1])) == 300
+    code, _, err = run(capsys, "eval", "a", "--points", f"{base}/missing.{fmt}")
+    assert code == 2 and "missing" in err
+
+
 def test_a_missing_extra_names_it(capsys):
     code, _, err = run(capsys, "eval", "x", "--points", "gs://bucket/points.csv")
     assert code == 2 and "gradcli[gcs]" in err

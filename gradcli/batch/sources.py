@@ -41,7 +41,12 @@ class Source:
         if self.kind == "stream" and self.name == "-":
             return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
         if self.kind == "url":
-            return _url_filesystem(self.name).open(_url_path(self.name), "rb")
+            try:
+                return _url_filesystem(self.name).open(_url_path(self.name), "rb")
+            except FileNotFoundError:
+                raise PointFileError(f"no such point file: {self.name}") from None
+            except OSError as exc:
+                raise PointFileError(f"cannot read {self.name}: {exc}") from None
         try:
             return open(self.name, "rb")
         except OSError as exc:
@@ -159,7 +164,10 @@ def _url_sources(spec: str, given_format: str | None) -> list[Source]:
     fs = _url_filesystem(spec)
     scheme = spec.split("://", 1)[0]
     path = _url_path(spec)
-    if scheme.lower() in ("http", "https"):
+    if scheme.lower() in ("http", "https"):  # no listing over HTTP: one file a URL
+        if not fs.exists(path):
+            raise PointFileError(f"no such point file: {spec}",
+                                 hint="check the URL, and that the server answers")
         return [Source(spec, input_format(spec, given_format), "url")]
     try:
         if _GLOB & set(path) and not fs.exists(path):
