@@ -644,3 +644,31 @@ def test_numbers_pass_through_exactly(tmp_path_factory, values, fmt):
     assert _run(["eval", "x", "--points", str(source), "--out", str(out), "--quiet"]) == 0
     _, columns = read_records(out, fmt)
     assert all(same_bits(a, b) for a, b in zip(columns["value"], values, strict=True))
+
+
+def _parquet_with_a_corrupt_row_group(path):
+    """Two row groups of 50 records; the second group's data pages garbled."""
+    pq.write_table(pa.table({"x": np.arange(100.0)}), path, row_group_size=50,
+                   compression="snappy", use_dictionary=False)
+    column = pq.ParquetFile(path).metadata.row_group(1).column(0)
+    start = column.data_page_offset
+    data = bytearray(path.read_bytes())
+    for k in range(start + 24, start + column.total_compressed_size - 8):
+        data[k] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_parquet_row_group_is_bad_rows_in_place_and_the_rest_computed(tmp_path):
+    points = tmp_path / "points.parquet"
+    _parquet_with_a_corrupt_row_group(points)
+    out = tmp_path / "out.csv"
+    done = subprocess.run([sys.executable, "-c", "from gradcli.cli import main; main()",
+                           "eval", "x+1", "--points", str(points), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["line"]) for r in rows] == list(range(1, 101))
+    assert [float(r["value"]) for r in rows[:50]] == [k + 1.0 for k in range(50)]
+    assert all(r["value"] == "" and "row group 1" in r["error"] for r in rows[50:])
+    assert "failed: 50" in done.stderr

@@ -72,7 +72,9 @@ class ColumnarReader:
         self.stream.close()
 
     def _batches(self) -> Iterator[tuple[int, Any]]:
-        """(record number of the batch's first row, batch), in file order."""
+        """(record number of the batch's first row, batch or Unreadable), in file order."""
+        import pyarrow as pa
+
         columns = [self.names[c] for c in self.layout.columns()]
         if self.parquet is not None:
             meta = self.parquet.metadata
@@ -82,21 +84,37 @@ class ColumnarReader:
                 self.unit.row_groups is None else self.unit.row_groups
             for g in groups:
                 first = int(offsets[g]) + 1
-                for batch in self.parquet.iter_batches(batch_size=self.chunk_size,
-                                                       row_groups=[g], columns=columns):
-                    yield first, batch
-                    first += batch.num_rows
+                try:
+                    for batch in self.parquet.iter_batches(batch_size=self.chunk_size,
+                                                           row_groups=[g], columns=columns):
+                        yield first, batch
+                        first += batch.num_rows
+                except (pa.ArrowInvalid, OSError) as exc:
+                    # The footer still says how many records the group holds, so
+                    # they keep their places, as bad rows, and the run goes on.
+                    end = int(offsets[g + 1]) + 1
+                    problem = f"row group {g} of {self.source.name} cannot be read: {exc}"
+                    for start in range(first, end, self.chunk_size):
+                        yield start, Unreadable(min(self.chunk_size, end - start), problem)
             return
         first = 1
-        for batch in _ipc_batches(self.ipc):
-            batch = batch.select(columns)
-            for start in range(0, batch.num_rows, self.chunk_size):
-                piece = batch.slice(start, self.chunk_size)
-                yield first, piece
-                first += piece.num_rows
+        try:
+            for batch in _ipc_batches(self.ipc):
+                batch = batch.select(columns)
+                for start in range(0, batch.num_rows, self.chunk_size):
+                    piece = batch.slice(start, self.chunk_size)
+                    yield first, piece
+                    first += piece.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            # an IPC file has no index of record counts: what follows cannot be placed
+            raise PointFileError(f"cannot read {self.source.name} as Arrow IPC after "
+                                 f"record {first - 1}: {exc}") from None
 
     def chunks(self) -> Iterator[Chunk]:
         for first, batch in self._batches():
+            if isinstance(batch, Unreadable):
+                yield batch.chunk(first, self.provided, self.shapes)
+                continue
             n = batch.num_rows
             if n == 0:
                 continue
@@ -122,6 +140,21 @@ class ColumnarReader:
                 or pa.types.is_fixed_size_list(column.type)):
             return _numbers(column, name, problems)
         return _lists(column, name, problems, self.shapes)
+
+
+class Unreadable:
+    """Records the file says are there but whose data cannot be decoded (a corrupt page)."""
+
+    def __init__(self, count: int, problem: str):
+        self.count = count
+        self.problem = problem
+
+    def chunk(self, first: int, names: Sequence[str],
+              shapes: dict[str, tuple[int, ...]]) -> Chunk:
+        lines = np.arange(first, first + self.count, dtype=np.int64)
+        errors = {k: f"line {first + k}: {self.problem}" for k in range(self.count)}
+        values = {name: np.zeros((0, *shapes.get(name, ()))) for name in names}
+        return Chunk(lines, np.zeros(self.count, dtype=bool), values, errors)
 
 
 def _spooled(source: Source) -> Any:
