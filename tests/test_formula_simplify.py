@@ -30,6 +30,11 @@ from gradcli.language.program import parse
     # quotients as quotients
     ("y/x^2*-1", "-y/x^2"), ("x^-1", "1/x"), ("x/2", "x/2"), ("x/3 + y/6", "x/3 + y/6"),
     ("-x/(2*y)", "-x/(2*y)"),
+    # a number times a sum stays a product, whichever order it was built in, and is
+    # distributed only inside a sum
+    ("2*(x+y)/(x^2+1)", "2*(x + y)/(x^2 + 1)"), ("2/(x^2+1)*(x+y)", "2*(x + y)/(x^2 + 1)"),
+    ("(2*x+2*y)/(x^2+1)", "(2*x + 2*y)/(x^2 + 1)"), ("-(x+1)", "-(x + 1)"),
+    ("-(x+1)/y", "-(x + 1)/y"), ("2*(x+1) + 3", "2*x + 5"),
     # ordering: a positive term leads
     ("1 - x^2", "1 - x^2"), ("-x^2 + 1", "1 - x^2"), ("-x - y", "-x - y"),
     # where with a decided condition, equal branches, and a product pushed into branches
@@ -39,6 +44,13 @@ from gradcli.language.program import parse
 ])
 def test_canonical_forms(written, canonical_form):
     assert canonical(written).text == canonical_form
+
+
+@pytest.mark.parametrize("written", [
+    "2*(x+y)/(x^2+1)", "2*(x^2+1)/x", "-(x+1)/y", "(2*x+2*y)/(x^2+1)", "-(x+1)*y/(x+2)"])
+def test_reading_a_printed_number_times_sum_back_gives_the_same_text(written):
+    once = canonical(written).text
+    assert canonical(once).text == once
 
 
 def test_shared_sub_expressions_become_steps():

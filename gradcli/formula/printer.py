@@ -198,8 +198,9 @@ class TextWriter:
     def signed_product(self, coef: float, bases: tuple[Expr, ...], exps: tuple[Any, ...],
                        pieces: dict[Expr, Piece]) -> Piece:
         text, level = self.product(abs(coef), bases, exps, pieces)
-        if coef < 0:
-            return "-" + text, PRODUCTS if level == PRODUCTS else SIGNED
+        if coef < 0:  # -(x + 1): a sum under the sign keeps its parentheses
+            return "-" + self.wrap((text, level), PRODUCTS), \
+                PRODUCTS if level == PRODUCTS else SIGNED
         return text, level
 
     def product(self, coef: float, bases: tuple[Expr, ...], exps: tuple[Any, ...],

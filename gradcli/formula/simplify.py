@@ -8,7 +8,10 @@ manner of SymPy's automatic evaluation:
 * like terms collect (`(x+1) + (x+2)` is `2*x + 3`, and `a - a` is `0`);
 * equal factors merge into powers (`x*x*x` is `x^3`), exponents combine
   (`x^1` is `x`, `x^0` is `1`, `(x*y)^2` is `x^2*y^2`), double negation cancels;
-* a number times a sum is distributed, so that coefficients can cancel;
+* a number times a sum stays a product (`2*(x + y)`, as the printer writes it and
+  as reading that text back builds it, whatever order the factors came in); it is
+  distributed only where it is added into a sum, so that coefficients can cancel
+  (`2*(x + y) - 2*y` is `2*x`);
 * `where` with a known condition or equal branches is resolved, wheres on one
   condition are merged, and inside `where(x==c, a, b)` the branch `a` has c put
   for x.
@@ -117,19 +120,30 @@ class Algebra:
             elif t.kind == SUM:
                 constant += t.value
                 for u, c in zip(t.args, t.exps, strict=True):
-                    self._collect(coefs, scale, u, c)
+                    constant += self._collect(coefs, scale, u, c)
             elif not _is_carrier(t, "zeros"):
-                self._collect(coefs, scale, t, 1.0)
+                constant += self._collect(coefs, scale, t, 1.0)
         return self._sum(constant, coefs, scale)
 
     def _collect(self, coefs: dict[Expr, float], scale: dict[Expr, float], u: Expr,
-                 c: float) -> None:
+                 c: float) -> float:
+        """Adds the term c*u to coefs; returns what it adds to the constant term."""
         if u.kind == PRODUCT and (u.value != 1.0 or any(_is_carrier(b) for b in u.args)):
             c *= u.value
             u = self.mul(*(self.power(b, e) for b, e in zip(u.args, u.exps, strict=True)))
             if u.kind == NUM:  # only carriers were left
                 c *= u.value
                 u = self.one
+            if u.kind == SUM:  # c*(a + b) inside a sum: distributed, so terms can cancel
+                for term, k in zip(u.args, u.exps, strict=True):
+                    self._add_term(coefs, scale, term, c * k)
+                return c * u.value
+        self._add_term(coefs, scale, u, c)
+        return 0.0
+
+    @staticmethod
+    def _add_term(coefs: dict[Expr, float], scale: dict[Expr, float], u: Expr, c: float
+                  ) -> None:
         coefs[u] = coefs.get(u, 0.0) + c
         scale[u] = max(scale.get(u, 0.0), abs(c))
 
@@ -157,8 +171,6 @@ class Algebra:
             return self.zero
         if u.kind == NUM:
             return self.num(c * u.value)
-        if u.kind == SUM:
-            return self._intern(SUM, c * u.value, u.args, tuple(c * k for k in u.exps), u.shape)
         if u.kind == PRODUCT:
             return self._intern(PRODUCT, c * u.value, u.args, u.exps, u.shape)
         return self._intern(PRODUCT, c, (u,), (self.one,), u.shape)
