@@ -226,7 +226,7 @@ class TextWriter:
             if p != 1 or not numerator:
                 numerator.insert(0, self.number(float(p)))
             if q != 1 and sum_below:
-                # x/2/(x + 1): written x/(2*(x + 1)) it would read back as x/(2*x + 2)
+                # x/2/(x + 1): the number stays apart from the sum below, as in the canonical form
                 return self.quotient([self.quotient(numerator, [self.number(float(q))])],
                                      denominator)
             if q != 1:
