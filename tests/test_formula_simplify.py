@@ -40,7 +40,7 @@ from gradcli.language.program import parse
     # where with a decided condition, equal branches, and a product pushed into branches
     ("where(x > 0, y, y)", "y"), ("x*where(x > 0, 1, 0)", "where(x>0, x, 0)"),
     ("where(x > 0, 1, 0) + where(x > 0, 0, 2)", "where(x>0, 1, 2)"),
-    ("where(x == 0, x + 1, 3)", "where(x==0, 1, 3)"),
+    ("where(x == 0, x + 1, 3)", "where(x==0, 1, 3)"), ("where(sin(x^0) > 0, x, y)", "x"),
 ])
 def test_canonical_forms(written, canonical_form):
     assert canonical(written).text == canonical_form

@@ -79,14 +79,9 @@ class Algebra:
              shape: tuple[int, ...]) -> Expr:
         """op(args), folded to a number when every argument is one and the number is as
         short to write (exp(0) is 1, but log(2) stays log(2))."""
-        definition = OPS.get(op)
-        if (definition is not None and args and all(a.kind == NUM for a in args)
-                and definition.kind in ("elementwise", "binary") and definition.public):
-            with np.errstate(all="ignore"):
-                value = float(np.asarray(definition.forward(
-                    *(np.array(a.value) for a in args), **dict(params))))
-            if short_number(value) or len(args) > 1:
-                return self.num(value)
+        value = _folded_call(op, params, args)
+        if value is not None and (short_number(value) or len(args) > 1):
+            return self.num(value)
         return self.raw_call(op, params, args, shape)
 
     def raw_call(self, op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...],
@@ -299,9 +294,33 @@ class Algebra:
 
     def compare(self, op: str, params: tuple[tuple[str, Any], ...], a: Expr, b: Expr,
                 shape: tuple[int, ...], decide: Callable[[float, float], bool]) -> Expr:
-        if a.kind == NUM and b.kind == NUM:
-            return self.num(1.0 if decide(a.value, b.value) else 0.0)
+        # sin(1) > 0 is decided, as the reader decides it for a constant condition
+        left, right = _known_value(a), _known_value(b)
+        if left is not None and right is not None:
+            return self.num(1.0 if decide(left, right) else 0.0)
         return self.raw_call(op, params, (a, b), shape)
+
+
+def _folded_call(op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...]
+                 ) -> float | None:
+    """The number op(args) is, when every argument is a number and op is elementwise."""
+    definition = OPS.get(op)
+    if (definition is None or not args or any(a.kind != NUM for a in args)
+            or definition.kind not in ("elementwise", "binary") or not definition.public):
+        return None
+    with np.errstate(all="ignore"):
+        return float(np.asarray(definition.forward(
+            *(np.array(a.value) for a in args), **dict(params))))
+
+
+def _known_value(e: Expr) -> float | None:
+    """The number a constant node is: a number, or a call on numbers kept as a call
+    because it is shorter to write (sin(1))."""
+    if e.kind == NUM:
+        return float(e.value)
+    if e.kind == CALL:
+        return _folded_call(e.value[0], e.value[1], e.args)
+    return None
 
 
 def short_number(value: float) -> bool:
