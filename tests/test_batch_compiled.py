@@ -63,7 +63,8 @@ def assert_close(actual, expected, what):
     np.testing.assert_allclose(actual, expected, rtol=1e-13, atol=1e-13, err_msg=what)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.sampled_from(TERMS), min_size=1, max_size=4),
        st.lists(st.sampled_from(["+", "-", "*"]), min_size=3, max_size=3),
        st.integers(1, 300), st.integers(1, 200), st.sampled_from(["1", "2"]),
