@@ -22,6 +22,7 @@ from gradcli.batch.kernel import chunk_columns
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
 from gradcli.language import parse
+from tests.terminal import signals_as_on_a_terminal
 
 
 def run(capsys, *args):
@@ -233,7 +234,8 @@ def test_interrupted_run_leaves_no_output_file(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
          "sin(a)*cos(b) + a^2*b", "--points", str(points), "--out", str(out),
-         "--chunk-size", "256"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--chunk-size", "256"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=signals_as_on_a_terminal)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until it is writing its temporary file
         if any(p.name.startswith(".J.csv.") for p in tmp_path.iterdir()):

@@ -33,6 +33,7 @@ from gradcli.batch.cluster.units import plan_units as plan_sources
 from gradcli.batch.sources import resolve
 from gradcli.cli import _run
 from gradcli.errors import GradcliError
+from tests.terminal import signals_as_on_a_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPRESSION = "sin(x)*y + exp(x*y/4) - x^2"
@@ -387,7 +388,8 @@ def test_ctrl_c_cancels_removes_the_parts_and_exits_130(
     command = [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
                EXPRESSION, "--points", str(tmp_path / "in-*.parquet"), "--scheduler",
                scheduler, "--out", str(out)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=signals_as_on_a_terminal)
     deadline = time.monotonic() + 60
     while not any(n.startswith("part-") for n in leftovers(out)):
         assert process.poll() is None and time.monotonic() < deadline

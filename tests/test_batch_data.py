@@ -28,6 +28,7 @@ from gradcli.batch.run import BatchJob, run_unit
 from gradcli.batch.units import Unit
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
+from tests.terminal import signals_as_on_a_terminal
 from tests.test_batch import rows_of, run
 
 W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"
@@ -459,7 +460,7 @@ def test_signals_leave_no_temporary_files(tmp_path, signum, fmt):
         [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
          "sin(a)*cos(b) + a^2*b", "--points", str(points), "--out", str(out),
          "--chunk-size", "256", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=signals_as_on_a_terminal)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until it writes its temporary file
         if any(p.name.startswith(".") for p in tmp_path.iterdir()):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gradcli.cli import _run
+from tests.terminal import signals_as_on_a_terminal
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -207,7 +208,8 @@ def stop_when_started(args, folder, signum):
     """Start gradcli, wait until its temporary output exists, send the signal."""
     before = set(os.listdir(folder))
     process = subprocess.Popen([GRADCLI, *args], cwd=folder, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=signals_as_on_a_terminal)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if set(os.listdir(folder)) - before:
