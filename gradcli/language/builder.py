@@ -12,6 +12,8 @@ free variable.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -91,16 +93,25 @@ def _join(first: Ref | Token | Span, last: Ref | Token | Span) -> Span:
     return Span(_as_span(first).start, _as_span(last).end)
 
 
-def language_functions() -> dict[str, OpDef]:
+def language_functions() -> Mapping[str, OpDef]:
     """Every function a user may call by name: the public entries of the op table, under
-    their names and their aliases (ln for log)."""
-    functions = {}
-    for name, op in OPS.items():
-        if op.public:
-            functions[name] = op
-            for alias in op.aliases:
-                functions[alias] = op
-    return functions
+    their names and their aliases (ln for log).
+
+    Read once per call in the source, so it is built once per size of the table (ops are
+    only ever added) and handed out read-only."""
+    if _FUNCTIONS[0] != len(OPS):
+        functions = {}
+        for name, op in OPS.items():
+            if op.public:
+                functions[name] = op
+                for alias in op.aliases:
+                    functions[alias] = op
+        _FUNCTIONS[:] = [len(OPS), MappingProxyType(functions)]
+    return _FUNCTIONS[1]
+
+
+#: (size of the op table it was built from, the name -> entry view)
+_FUNCTIONS: list[Any] = [-1, MappingProxyType({})]
 
 
 def suggest(name: str, choices: list[str]) -> list[str]:
