@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
+
+from timing import median_time
 
 EXPRESSIONS = [
     "x^3 + 2*x^2 - 5*x + 1",
@@ -55,15 +56,6 @@ def sympy_formula(expression: str) -> str:
     return str(sympy.diff(parsed, x))
 
 
-def median_seconds(job, runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        job()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> int:
     try:
         import sympy  # noqa: F401
@@ -91,9 +83,9 @@ def main() -> int:
     print(f"ratio gradcli/sympy: median {statistics.median(ratios):.2f}, "
           f"max {max(ratios):.2f} (target: median <= 1, max <= 3)")
 
-    fourth = median_seconds(lambda: nth_derivative("exp(sin(x))", "x", 4).text)
+    fourth = median_time(lambda: nth_derivative("exp(sin(x))", "x", 4).text, 5)
     rosenbrock = " + ".join(f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(9))
-    hessian = median_seconds(lambda: diff(rosenbrock, order=2))
+    hessian = median_time(lambda: diff(rosenbrock, order=2), 5)
     print(f"4th derivative of exp(sin(x)): {fourth * 1000:.0f} ms; "
           f"Hessian of a 10-variable Rosenbrock: {hessian * 1000:.0f} ms (target: < 1000 ms)")
     ok = statistics.median(ours_sizes) <= statistics.median(theirs_sizes) and max(ratios) <= 3
