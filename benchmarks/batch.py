@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 from timing import median_time
 
-from gradcli.batch import engines
 from gradcli.batch.kernel import BatchKernel
 from gradcli.language import parse
+from gradcli.plans import engines
 
 W1 = "[cos(a) + 0.5*cos(a+b), sin(a) + 0.5*sin(a+b)]"
 W2 = (" + ".join(f"exp(-x{i}^2)*sin(3*x{i}) + log(1 + x{i}^2)" for i in range(10)) + " + "
@@ -342,7 +342,7 @@ def _warm_kernel(command: str, text: str, columns: dict[str, np.ndarray], engine
 def _cold(command: str, text: str, columns: dict[str, np.ndarray], engine: str) -> None:
     """A new kernel: recording, then compiling or loading the cached kernel (as a new
     process would, apart from importing llvmlite)."""
-    from gradcli.batch import jit
+    from gradcli.plans import jit
 
     jit._LOADED.clear()
     BatchKernel(command, parse(text), {}, engine=engine,
@@ -412,7 +412,7 @@ def _peers(name: str, columns: dict[str, np.ndarray], repeats: int) -> dict[str,
 
 
 def _threads() -> int:
-    from gradcli.batch.plan import _workers
+    from gradcli.plans.plan import _workers
 
     return _workers()
 

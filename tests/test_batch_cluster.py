@@ -30,9 +30,9 @@ from gradcli.batch.cluster.parts import SUCCESS
 from gradcli.batch.cluster.run import UnitFailedError
 from gradcli.batch.cluster.units import DEFAULT_UNIT_BYTES, PlannedUnit
 from gradcli.batch.cluster.units import plan_units as plan_sources
-from gradcli.batch.sources import resolve
 from gradcli.cli import _run
 from gradcli.errors import GradcliError
+from gradcli.pointfiles.sources import resolve
 from tests.terminal import signals_as_on_a_terminal
 
 ROOT = Path(__file__).resolve().parent.parent

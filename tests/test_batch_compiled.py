@@ -19,11 +19,11 @@ pytest.importorskip("llvmlite")
 
 import gradcli.batch
 from gradcli import compute
-from gradcli.batch import jit
 from gradcli.batch.kernel import BatchKernel
 from gradcli.cli.render import record_columns
 from gradcli.language import parse
 from gradcli.ops import OPS
+from gradcli.plans import jit
 from tests.test_batch_plan import threads_set_to
 
 SINGLE = {"eval": compute.evaluate, "grad": compute.gradient, "hessian": compute.hessian,
@@ -202,7 +202,7 @@ def test_auto_keeps_small_batches_on_the_numpy_replay():
 
 
 def test_auto_compiles_big_work(monkeypatch):
-    from gradcli.batch import engines
+    from gradcli.plans import engines
 
     monkeypatch.setattr(engines, "AUTO_MIN_WORK", 1000)
     kernel = BatchKernel("grad", parse("sin(x)*x"), {}, engine="auto", points_hint=10_000)

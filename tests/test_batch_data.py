@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from gradcli import compute
 from gradcli.batch.run import BatchJob, run_unit
-from gradcli.batch.units import Unit
 from gradcli.cli import _run
 from gradcli.cli.render import record_columns
+from gradcli.pointfiles.units import Unit
 from tests.terminal import signals_as_on_a_terminal
 from tests.test_batch import rows_of, run
 

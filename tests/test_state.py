@@ -69,10 +69,15 @@ def test_grad_mode_and_recording_are_local_to_each_thread():
 # -- imports point one way ----------------------------------------------------------------
 PACKAGE = Path(gradcli.__file__).parent
 #: a module of a layer may import modules of its own layer and of the layers after it
+#: (the three batch packages are layers of their own: orchestration schedules, plans compile,
+#: point files read and write; neither of the last two knows the other)
 LAYERS = [
     ("gradcli.cli",),
+    ("gradcli.batch",),
+    ("gradcli.plans",),
+    ("gradcli.pointfiles",),
     ("gradcli.compute", "gradcli.steps", "gradcli.checking", "gradcli.classification",
-     "gradcli.sampling", "gradcli.results", "gradcli.drawing", "gradcli.batch",
+     "gradcli.sampling", "gradcli.results", "gradcli.drawing",
      "gradcli.functional", "gradcli.language", "gradcli.formula", "gradcli.render"),
     ("gradcli.ops",),
     ("gradcli.engine",),
@@ -136,6 +141,15 @@ def test_imports_point_from_the_cli_down_to_the_engine():
             if here is not None and there is not None and there < here:
                 wrong.append(f"{module} imports {other}")
     assert wrong == []
+
+
+def test_plans_and_point_files_do_not_know_each_other():
+    graph = _graph()
+    crossing = sorted(f"{module} imports {other}" for module, imported in graph.items()
+                      for other in imported
+                      if {_layer(module), _layer(other)} == {_layer("gradcli.plans"),
+                                                            _layer("gradcli.pointfiles")})
+    assert crossing == []
 
 
 def test_there_are_no_import_cycles():

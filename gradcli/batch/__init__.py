@@ -1,4 +1,9 @@
-"""Many points, one expression: point files in and out, chunking, vectorised runs."""
+"""Batch orchestration: read a chunk of points, compute it, write it, repeat; here or on a cluster.
+
+The layout shows the layers: `gradcli.pointfiles` reads and writes point files,
+`gradcli.plans` compiles a recorded chunk into a plan, and this package schedules the
+two (`run`, `kernel`, `cluster`) and holds the Python entry point `compute`.
+"""
 
 from __future__ import annotations
 

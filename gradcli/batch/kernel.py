@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradcli import columns as names
-from gradcli.batch import engines
-from gradcli.batch.plan import Plan, build_plan, padded
 from gradcli.batch.vectorise import evaluate_batched
 from gradcli.compute import NotScalarError
 from gradcli.engine.autograd import grad
@@ -26,11 +24,13 @@ from gradcli.engine.tensor import Tensor
 from gradcli.engine.trace import recording
 from gradcli.errors import ArgumentError, Span
 from gradcli.language.program import Program
+from gradcli.plans import engines
+from gradcli.plans.plan import Plan, build_plan, padded
 
 Columns = list[tuple[str, np.ndarray]]
 
 if TYPE_CHECKING:
-    from gradcli.batch.compiled import CompiledPlan
+    from gradcli.plans.compiled import CompiledPlan
 
 
 def _value_columns(out: np.ndarray) -> Columns:
@@ -164,7 +164,7 @@ class BatchKernel:
         if self.engine == "auto" and not (
                 engines.compiled_available() and engines.worth_compiling(work, 1)):
             return None
-        from gradcli.batch import compiled
+        from gradcli.plans import compiled
 
         decide = None if self.engine == "compiled" else \
             lambda steps: engines.worth_compiling(work, steps)

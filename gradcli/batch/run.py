@@ -10,7 +10,7 @@ Two entry points share one loop:
     One *unit* of input into one output file or stream, for distributed work:
     ``job`` is a `BatchJob` (command and expression as text, so it pickles; the
     kernel is built from it, or passed in as ``kernel`` to reuse one per worker
-    process), ``unit`` a `gradcli.batch.units.Unit` (a whole file, a CSV/JSONL
+    process), ``unit`` a `gradcli.pointfiles.units.Unit` (a whole file, a CSV/JSONL
     byte range with its first line, or Parquet row groups), ``out`` a path
     (written to a temporary name and renamed, see `batch.target`) or a binary
     stream, ``out_format`` one of csv, jsonl, parquet, arrow, npz. With
@@ -35,14 +35,7 @@ from typing import IO, Any, TextIO
 
 import numpy as np
 
-from gradcli.batch import DEFAULT_CHUNK, engines
-from gradcli.batch.formats import PointFileError, output_format
-from gradcli.batch.output import TableWriter, make_writer, records_table, result_schema
-from gradcli.batch.points import Chunk, PointReader
-from gradcli.batch.readers import open_reader
-from gradcli.batch.sources import Source, is_url, resolve
-from gradcli.batch.target import OutputTarget
-from gradcli.batch.units import Unit
+from gradcli.batch import DEFAULT_CHUNK
 from gradcli.errors import (
     EXIT_NOT_GOOD,
     EXIT_OK,
@@ -50,6 +43,14 @@ from gradcli.errors import (
     GradcliError,
     UnboundVariableError,
 )
+from gradcli.plans import engines
+from gradcli.pointfiles.formats import PointFileError, output_format
+from gradcli.pointfiles.output import TableWriter, make_writer, records_table, result_schema
+from gradcli.pointfiles.points import Chunk, PointReader
+from gradcli.pointfiles.readers import open_reader
+from gradcli.pointfiles.sources import Source, is_url, resolve
+from gradcli.pointfiles.target import OutputTarget
+from gradcli.pointfiles.units import Unit
 
 COMMANDS = ("eval", "grad", "hessian", "jacobian")
 

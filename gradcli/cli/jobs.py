@@ -150,7 +150,7 @@ def _one_line(number: int, raw: bytes) -> tuple[dict[str, Any], bool]:
 
 def run_jobs(path: str, out_path: str | None, out: Any = None, err: Any = None,
              stdin: BinaryIO | None = None) -> int:
-    from gradcli.batch.output import Writer
+    from gradcli.pointfiles.output import Writer
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr

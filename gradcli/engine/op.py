@@ -84,7 +84,7 @@ class OpDef:
         #: other names the language accepts for this op (ln for log, arcsin for asin)
         self.aliases = aliases
         #: compiled plans: the forward written for numpy arrays of scalar symbols
-        #: (`gradcli.batch.scalar`), same signature as `forward`; None where `forward`
+        #: (`gradcli.plans.scalar`), same signature as `forward`; None where `forward`
         #: itself runs on such arrays (ufuncs, reshapes, sums, matmul do)
         self.scalar = scalar
         #: how a formula writes this op, where not as a call `name(args)`: a template with

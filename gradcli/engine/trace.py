@@ -3,7 +3,7 @@
 Batch work runs one program over chunk after chunk of points. Run once
 through the engine with a recorder attached, the program (and, with
 `create_graph`, its backward pass too) leaves behind a flat list of op
-applications on numpy arrays. `gradcli.batch.plan` turns that list into a
+applications on numpy arrays. `gradcli.plans.plan` turns that list into a
 replayable plan, so later chunks skip the graph bookkeeping altogether.
 
 The engine's only part in this is the one call in `apply`. A value that enters

@@ -13,7 +13,7 @@ shapes of entry that most ops share, so each entry states only its maths:
 An entry may also give a `scalar` form, for compiled plans: the forward
 written for arrays of scalar symbols (`each` builds one from a function of
 single symbols). Most entries need none: their numpy forward runs on such
-arrays as it is (`gradcli.batch.symbols`), masks and `np.where` included.
+arrays as it is (`gradcli.plans.symbols`), masks and `np.where` included.
 Only a forward that assigns through a boolean mask or into a float array
 needs one.
 
@@ -253,7 +253,7 @@ def linear_jvp(linear: Callable[..., Any]) -> Callable[..., Any]:
 def each(scalar: Callable[..., Any], nin: int) -> Callable[..., np.ndarray]:
     """An op's scalar form (see `OpDef.scalar`) from a function of single symbols.
 
-    It broadcasts like a ufunc. The symbols (`gradcli.batch.scalar.Scalar`) have
+    It broadcasts like a ufunc. The symbols (`gradcli.plans.scalar.Scalar`) have
     numpy's arithmetic and comparisons, `select(a, b)` for masks and `call(name)`
     for the C library's functions (`x.call("erf")`); see that module."""
     ufunc = np.frompyfunc(scalar, nin, 1)

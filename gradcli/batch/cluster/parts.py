@@ -29,9 +29,9 @@ import tempfile
 import uuid
 from typing import Any
 
-from gradcli.batch.sources import is_url
-from gradcli.batch.target import default_mode
 from gradcli.errors import GradcliError
+from gradcli.pointfiles.sources import is_url
+from gradcli.pointfiles.target import default_mode
 
 SUCCESS = "_SUCCESS"
 PART_EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}

@@ -66,7 +66,7 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
     `unit_bytes` sizes the units; `task` is what runs one unit (tests pass one
     that fails)."""
     from gradcli.batch.run import BatchJob, _check_inputs, _check_job
-    from gradcli.batch.sources import resolve
+    from gradcli.pointfiles.sources import resolve
 
     err = err or sys.stderr
     if out_dir is None:

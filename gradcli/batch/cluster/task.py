@@ -71,7 +71,7 @@ def run_unit(job: Job, planned: PlannedUnit, destination: str) -> PartResult:
     """The task: one unit into one part (staged locally under a fresh name per attempt,
     or written directly as one object on an object store)."""
     from gradcli.batch.run import run_unit as read_compute_write
-    from gradcli.batch.sources import is_url
+    from gradcli.pointfiles.sources import is_url
 
     written = part_destination(destination, planned.index, job.out_format)
     file_index = planned.file_index if job.several else None

@@ -1,6 +1,6 @@
 """Splitting the inputs into work units, on the client, before anything runs.
 
-A unit (`gradcli.batch.units.Unit`, what the batch loop reads) is the input of
+A unit (`gradcli.pointfiles.units.Unit`, what the batch loop reads) is the input of
 one task and of one part file:
 
 - a whole file (small files, NPZ and Arrow files, URLs, and any CSV with a
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli.batch.sources import Source
-from gradcli.batch.units import Unit
+from gradcli.pointfiles.sources import Source
+from gradcli.pointfiles.units import Unit
 
 DEFAULT_UNIT_BYTES = 96 * 1024 * 1024
 """About 64–128 MB of input per unit: big enough that a task's fixed cost (a

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from typing import IO
 
-from gradcli.batch.formats import PointFileError
+from gradcli.pointfiles.formats import PointFileError
 
 
 def default_mode() -> int:

@@ -30,13 +30,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.batch.formats import PointFileError
 from gradcli.numbers import json_number
+from gradcli.pointfiles.formats import PointFileError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from gradcli.batch.target import OutputTarget
+    from gradcli.pointfiles.target import OutputTarget
 
 
 def result_schema(names: Sequence[str], with_file: bool) -> pa.Schema:
@@ -235,7 +235,7 @@ class Writer:
     """A text output written safely (see `batch.target`): `gradcli batch` job results."""
 
     def __init__(self, path: str | None, stream: Any = None):
-        from gradcli.batch.target import OutputTarget
+        from gradcli.pointfiles.target import OutputTarget
 
         self.path = path
         self.stream = stream

@@ -9,24 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gradcli.batch.points import PointReader
+from gradcli.pointfiles.points import PointReader
 
 if TYPE_CHECKING:
-    from gradcli.batch.sources import Source
-    from gradcli.batch.units import Unit
+    from gradcli.pointfiles.sources import Source
+    from gradcli.pointfiles.units import Unit
 
 
 def open_reader(source: Source, variables: Sequence[str], chunk_size: int,
                 unit: Unit | None = None) -> PointReader:
     """A reader of `source` (or of one unit of it), its header or schema already checked."""
     if source.format == "csv":
-        from gradcli.batch.read_text import CsvReader
+        from gradcli.pointfiles.read_text import CsvReader
         return CsvReader(source, variables, chunk_size, unit)
     if source.format == "jsonl":
-        from gradcli.batch.read_text import JsonlReader
+        from gradcli.pointfiles.read_text import JsonlReader
         return JsonlReader(source, variables, chunk_size, unit)
     if source.format in ("parquet", "arrow"):
-        from gradcli.batch.read_columnar import ColumnarReader
+        from gradcli.pointfiles.read_columnar import ColumnarReader
         return ColumnarReader(source, variables, chunk_size, unit)
-    from gradcli.batch.read_npz import NpzReader
+    from gradcli.pointfiles.read_npz import NpzReader
     return NpzReader(source, variables, chunk_size, unit)

@@ -1,7 +1,7 @@
 """Arrays of scalar symbols that numpy's own functions run on.
 
 An op's forward is numpy code. Given a `Symbols` array (an object array of
-`gradcli.batch.scalar.Scalar`), numpy hands every ufunc call and every array
+`gradcli.plans.scalar.Scalar`), numpy hands every ufunc call and every array
 function to the hooks below (NEP 13 and NEP 18), which apply the ufunc one
 element at a time with the scalar rule of the same name. numpy's object loops
 already do that for arithmetic and for `sin`, `exp`, ... (they call the
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.batch.scalar import NotCompilable, Scalar, constant
+from gradcli.plans.scalar import NotCompilable, Scalar, constant
 
 _INF = math.inf
 

@@ -4,7 +4,7 @@ Why llvmlite and not numba: measured on this machine, `import numba` takes
 0.5-0.8 s and loading a kernel from numba's cache another 0.6-0.8 s per
 process, while `import llvmlite.binding` takes 0.1-0.2 s and loading an object
 file a few milliseconds. The plan is already a straight line of scalar
-operations, so writing its IR directly (`gradcli.batch.lower`) is little work,
+operations, so writing its IR directly (`gradcli.plans.lower`) is little work,
 and the CLI pays the compiled back end's start-up only where it earns it.
 
 The cache: one object file per kernel, named by a hash of the IR text, the
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.batch.lower import FUNCTION, Lowered
-from gradcli.batch.plan import _pool, _workers
+from gradcli.plans.lower import FUNCTION, Lowered
+from gradcli.plans.plan import _pool, _workers
 
 _MAGIC = b"gradcli-kernel-1\n"
 _FORMAT = "1"

@@ -1,6 +1,6 @@
 """A recorded plan, lowered to one LLVM IR function that loops over points.
 
-The plan (`gradcli.batch.plan`) is a straight line of table ops on batched
+The plan (`gradcli.plans.plan`) is a straight line of table ops on batched
 arrays. Lowering runs that straight line once more, on numpy object arrays
 of `Scalar` symbols holding a block of two points: each op's `scalar` form
 (or its forward, where that runs on symbols) writes the instructions for one
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.batch.plan import Plan
-from gradcli.batch.scalar import PHANTOM, Emitter, NotCompilable, Scalar
-from gradcli.batch.symbols import symbols
 from gradcli.engine.op import OPS, OpDef
+from gradcli.plans.plan import Plan
+from gradcli.plans.scalar import PHANTOM, Emitter, NotCompilable, Scalar
+from gradcli.plans.symbols import symbols
 
 FUNCTION = "gradcli_kernel"
 MAX_INSTRUCTIONS = 40_000

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.batch.scalar import NotCompilable
+from gradcli.plans.scalar import NotCompilable
 
 Columns = list[tuple[str, np.ndarray]]
 
@@ -38,8 +38,8 @@ def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
 
     `record(block)` is the kernel's recording at a block size; `decide(steps)`,
     if given, may still decline once the plan's length is known."""
-    from gradcli.batch import jit
-    from gradcli.batch.lower import lower
+    from gradcli.plans import jit
+    from gradcli.plans.lower import lower
 
     recorded = record(2)
     if recorded is None:

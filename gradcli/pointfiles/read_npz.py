@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.batch.points import Chunk, PointFileError
+from gradcli.pointfiles.points import Chunk, PointFileError
 
 if TYPE_CHECKING:
-    from gradcli.batch.sources import Source
-    from gradcli.batch.units import Unit
+    from gradcli.pointfiles.sources import Source
+    from gradcli.pointfiles.units import Unit
 
 
 class _Member:
@@ -73,7 +73,7 @@ class _Member:
 class NpzReader:
     def __init__(self, source: Source, variables: Sequence[str], chunk_size: int,
                  unit: Unit | None = None):
-        from gradcli.batch.read_columnar import _spooled
+        from gradcli.pointfiles.read_columnar import _spooled
 
         self.source = source
         self.chunk_size = chunk_size

@@ -1,7 +1,7 @@
 """Scalar symbols: numpy arrays of these, run through an op's forward, write LLVM IR.
 
 A compiled plan computes one point per loop iteration. To find that
-iteration's code, the lowering (`gradcli.batch.lower`) fills numpy object
+iteration's code, the lowering (`gradcli.plans.lower`) fills numpy object
 arrays with `Scalar`s and calls each op's forward on them, or its entry's
 `scalar` form where the forward needs real numbers (a mask, `np.zeros`).
 numpy's object loops call the symbols' operators and methods (`np.sin` calls

@@ -5,7 +5,7 @@ are arrays with one leading axis (the points); a bad row (a cell that is not a
 number, a missing column, a vector of the wrong length, bytes that are not
 UTF-8) stays in the chunk with its message, so the output holds one record per
 input record. Which file formats exist and how each is read live in the
-`read_*` modules; `gradcli.batch.readers.open_reader` picks one (a module of its
+`read_*` modules; `gradcli.pointfiles.readers.open_reader` picks one (a module of its
 own, so the readers can import this one without an import cycle).
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from gradcli.batch.formats import PointFileError
+from gradcli.pointfiles.formats import PointFileError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.batch.points import (
+from gradcli.pointfiles.points import (
     Chunk,
     Layout,
     PointFileError,
@@ -27,8 +27,8 @@ from gradcli.batch.points import (
 )
 
 if TYPE_CHECKING:
-    from gradcli.batch.sources import Source
-    from gradcli.batch.units import Unit
+    from gradcli.pointfiles.sources import Source
+    from gradcli.pointfiles.units import Unit
 
 
 class ColumnarReader:

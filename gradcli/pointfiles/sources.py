@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from gradcli.batch.formats import EXTENSIONS, PointFileError, input_format
+from gradcli.pointfiles.formats import EXTENSIONS, PointFileError, input_format
 
 #: URL scheme -> the extra that brings its filesystem
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "http": "http",

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.batch.points import (
+from gradcli.pointfiles.points import (
     Chunk,
     Layout,
     PointFileError,
@@ -34,8 +34,8 @@ from gradcli.batch.points import (
 )
 
 if TYPE_CHECKING:
-    from gradcli.batch.sources import Source
-    from gradcli.batch.units import Unit
+    from gradcli.pointfiles.sources import Source
+    from gradcli.pointfiles.units import Unit
 
 BLOCK_BYTES = 8 << 20
 """Bytes read and split at a time: a few chunks' worth of a typical CSV."""
