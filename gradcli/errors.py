@@ -24,7 +24,8 @@ EXIT_NOT_GOOD = 1
 EXIT_BAD_INPUT = 2
 #: an internal failure: a bug in gradcli (EX_SOFTWARE)
 EXIT_SOFTWARE = 70
-#: the results could not be written to standard output: disk full, stdout closed (EX_IOERR)
+#: the results could not be written, to standard output or to --out: a full disk, a closed
+#: stdout, a pipe whose reader left, permission taken away (EX_IOERR)
 EXIT_OUTPUT = 74
 #: stopped by a signal: 128 + its number (SIGHUP 1, SIGINT 2, SIGTERM 15)
 EXIT_HANGUP = 129
@@ -190,6 +191,15 @@ class OutputError(GradcliError):
 
     kind = "output"
     exit_code = EXIT_OUTPUT
+    #: stdout is what failed, so the error cannot go there as JSON too
+    stdout_broken = True
+
+
+class WriteError(OutputError):
+    """An --out file cannot be written (a full disk, a pipe whose reader left, permission
+    taken away); the message carries the operating system's words. Stdout still works."""
+
+    stdout_broken = False
 
 
 class InternalError(GradcliError):

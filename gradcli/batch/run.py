@@ -85,6 +85,8 @@ class Counts:
     read: int = 0
     computed: int = 0
     failed: int = 0
+    #: the error of the bad row --fail-fast stopped at, if it stopped the run
+    stopped: str | None = None
 
     def add(self, other: Counts) -> None:
         self.read += other.read
@@ -92,7 +94,8 @@ class Counts:
         self.failed += other.failed
 
     def line(self) -> str:
-        return f"rows read: {self.read}, computed: {self.computed}, failed: {self.failed}"
+        line = f"rows read: {self.read}, computed: {self.computed}, failed: {self.failed}"
+        return line + (" (stopped early by --fail-fast)" if self.stopped else "")
 
 
 def _check_job(job: BatchJob) -> Any:
@@ -141,7 +144,8 @@ class _Sink:
 
     def _start(self, names: Sequence[str]) -> None:
         self.schema = result_schema(names, self.with_file)
-        self.writer = make_writer(self.fmt, self.target.open(), self.schema, self.target)
+        with self.target.writing():
+            self.writer = make_writer(self.fmt, self.target.open(), self.schema, self.target)
         for chunk, errors, index in self.pending:
             self.put(chunk, [], errors, index)
         self.pending.clear()
@@ -154,14 +158,17 @@ class _Sink:
                 return
             self._start([name for name, _ in columns])
         assert self.writer is not None
-        self.writer.write(records_table(self.schema, chunk.lines, chunk.good, columns, errors,
-                                        file_index))
+        table = records_table(self.schema, chunk.lines, chunk.good, columns, errors,
+                              file_index)
+        with self.target.writing():
+            self.writer.write(table)
 
     def finish(self, probe: Any) -> None:
         if self.writer is None:
             self._start(probe())
         assert self.writer is not None
-        self.writer.close()
+        with self.target.writing():
+            self.writer.close()
 
 
 def _stream(kernel: Any, chunks: Iterator[Chunk], sink: _Sink, counts: Counts, job: BatchJob,
@@ -184,6 +191,7 @@ def _stream(kernel: Any, chunks: Iterator[Chunk], sink: _Sink, counts: Counts, j
         if progress is not None:
             progress.advance(counts.read)
         if job.fail_fast and errors:
+            counts.stopped = next(iter(errors.values()))
             return False
     return True
 
@@ -264,7 +272,7 @@ def run_unit(job: BatchJob, unit: Unit, out: str | IO[bytes], out_format: str, *
 # -- the --points command -----------------------------------------------------------------
 def run_points(command: str, expression: str, constants: Mapping[str, Any],
                points: str | Sequence[str], *, out_path: str | None = None,
-               requested_format: str = "csv", points_format: str | None = None,
+               requested_format: str | None = None, points_format: str | None = None,
                chunk_size: int = DEFAULT_CHUNK, fail_fast: bool = False,
                strict: bool = False, quiet: bool = False,
                wrt: Sequence[str] | None = None, mode: str = "auto",
@@ -304,8 +312,11 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
                     reader.close()
             if not going:
                 break
-        sink.finish(_probe(job, [r for r in readers if r is not None]))
-        target.commit()
+        if counts.stopped is not None and target.atomic:
+            target.discard()  # a file cut at the first bad row would pass for the whole run
+        else:
+            sink.finish(_probe(job, [r for r in readers if r is not None]))
+            target.commit()
     except BaseException:
         target.discard()
         raise
@@ -318,6 +329,10 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
     if several:
         for index, source in enumerate(sources):
             err.write(f"file {index}: {source.name}\n")
+    if counts.stopped is not None:
+        unwritten = f"; --out {out_path} was not written" if target.atomic else ""
+        err.write(f"gradcli: --fail-fast stopped at the first bad row ({counts.stopped})"
+                  f"{unwritten}\n")
     err.write(counts.line() + "\n")
     return EXIT_NOT_GOOD if counts.failed else EXIT_OK
 

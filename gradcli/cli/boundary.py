@@ -154,7 +154,7 @@ def report(error: GradcliError, session: Session) -> int:
     from gradcli.language.diagnostics import render_error
 
     session.err.write(render_error(error, error.source or session.source) + "\n")
-    if session.json_errors and not isinstance(error, OutputError):
+    if session.json_errors and not getattr(error, "stdout_broken", False):
         try:
             session.out.write(json.dumps({"error": error_object(error)}, ensure_ascii=False,
                                          allow_nan=False) + "\n")

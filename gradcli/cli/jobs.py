@@ -16,6 +16,7 @@ input, and a pipe or FIFO (`gradcli batch <(...)`) works like a file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -25,6 +26,7 @@ from gradcli.cli.spec import BY_NAME, JOB_COMMANDS, Command, Invocation, Option
 from gradcli.errors import (
     EXIT_NOT_GOOD,
     EXIT_OK,
+    ArgumentError,
     GradcliError,
     JobError,
     options_named_as_job_fields,
@@ -155,21 +157,20 @@ def run_jobs(path: str, out_path: str | None, out: Any = None, err: Any = None,
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     source = _open(path, stdin)
+    _check_out_name(out_path)
     writer = Writer(out_path, out)
-    target = writer._open_text()
     done = failed = 0
     try:
+        with writer.writing():
+            target = writer.open_text()
         for number, raw in _lines(source):
             obj, bad = _one_line(number, raw)
             failed += bad
             done += 1
-            target.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
-        if target is not out:
-            target.close()
+            with writer.writing():
+                target.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
         writer.finish()
     except BaseException:
-        if target is not out:
-            target.close()
         writer.abort()
         raise
     finally:
@@ -177,6 +178,17 @@ def run_jobs(path: str, out_path: str | None, out: Any = None, err: Any = None,
             source.close()
     err.write(f"jobs read: {done}, succeeded: {done - failed}, failed: {failed}\n")
     return EXIT_NOT_GOOD if failed else EXIT_OK
+
+
+def _check_out_name(out_path: str | None) -> None:
+    """Job results are JSON lines: an --out named for another format is refused."""
+    from gradcli.pointfiles.formats import extension_format
+
+    fmt = extension_format(out_path) if out_path not in (None, "-") else None
+    if fmt not in (None, "jsonl"):
+        stem = os.path.splitext(str(out_path))[0]
+        raise ArgumentError(f"gradcli batch writes JSON lines, but --out {out_path} names a "
+                            f"{fmt} file", hint=f"name it {stem}.jsonl")
 
 
 def _open(path: str, stdin: BinaryIO | None) -> BinaryIO:

@@ -145,7 +145,8 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
         from gradcli.batch.run import run_points
 
         code: int = run_points(command.name, text, at, points, out_path=values["out"],
-                               requested_format=format,
+                               requested_format=format if "format" in invocation.given
+                               else None,
                                points_format=values["points_format"],
                                chunk_size=values["chunk_size"],
                                fail_fast=values["fail_fast"], strict=values["strict"],

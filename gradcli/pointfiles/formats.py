@@ -43,21 +43,36 @@ def input_format(name: str, given: str | None) -> str:
     return fmt
 
 
-def output_format(out_path: str | None, requested: str) -> str:
-    """The format of the records: --out's extension, else --format (csv for a table)."""
+def output_format(out_path: str | None, requested: str | None) -> str:
+    """The format of the records: --out's extension, else --format (CSV if neither says).
+
+    A --format that contradicts the extension is refused, not silently overruled."""
+    chosen = {"json": "jsonl", None: None}.get(requested, requested)
     if out_path is not None and out_path != "-":
         fmt = extension_format(out_path)
         if fmt is not None:
+            if chosen is not None and chosen != fmt:
+                raise PointFileError(
+                    f"--format {requested} contradicts --out {out_path}, which names a "
+                    f"{fmt} file", hint=f"leave --format out, or name the file "
+                    f"{_with_extension(out_path, str(chosen))}")
             return fmt
-    chosen = "jsonl" if requested == "json" else requested
+        if out_path.lower().endswith(".json"):
+            raise PointFileError(
+                f"--out {out_path}: the records are JSON lines, one object a line, not one "
+                "JSON document", hint=f"name it {_with_extension(out_path, 'jsonl')}")
     if chosen in FORMATS:
-        return chosen
+        return str(chosen)
     if out_path is not None and out_path != "-" and _plain_file(out_path):
         raise PointFileError(
             f"cannot tell the output format of '{out_path}'",
             hint=f"name it .csv, .jsonl, .parquet, .arrow or .npz, or pass --format "
                  f"{'|'.join(FORMATS)}")
     return "csv"
+
+
+def _with_extension(path: str, fmt: str) -> str:
+    return f"{os.path.splitext(path)[0]}.{fmt}"
 
 
 def _plain_file(path: str) -> bool:

@@ -21,6 +21,7 @@ follows the bad rows, not all rows.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -232,7 +233,7 @@ def make_writer(fmt: str, handle: IO[bytes], schema: pa.Schema, target: OutputTa
 
 
 class Writer:
-    """A text output written safely (see `batch.target`): `gradcli batch` job results."""
+    """A text output written safely (see `pointfiles.target`): `gradcli batch` job results."""
 
     def __init__(self, path: str | None, stream: Any = None):
         from gradcli.pointfiles.target import OutputTarget
@@ -240,16 +241,28 @@ class Writer:
         self.path = path
         self.stream = stream
         self.target = OutputTarget(path)
+        self.text: Any = None
 
-    def _open_text(self) -> Any:
+    def open_text(self) -> Any:
         import sys
 
         if self.path is None or self.path == "-":
             return self.stream or sys.stdout
-        return io.TextIOWrapper(self.target.open(), encoding="utf-8", newline="")
+        self.text = io.TextIOWrapper(self.target.open(), encoding="utf-8", newline="")
+        return self.text
+
+    def writing(self) -> Any:
+        """Around each write: a failure is a `WriteError` (exit 74), see `OutputTarget`."""
+        return self.target.writing()
 
     def finish(self) -> None:
+        with self.target.writing():
+            if self.text is not None:
+                self.text.close()
         self.target.commit()
 
     def abort(self) -> None:
+        if self.text is not None:
+            with contextlib.suppress(OSError):  # a buffer that cannot be flushed: thrown away
+                self.text.close()
         self.target.discard()

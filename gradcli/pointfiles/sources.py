@@ -10,19 +10,23 @@ opened with the operating system; URLs (`s3://`, `gs://`, `https://`,
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from gradcli.errors import GradcliError
 from gradcli.pointfiles.formats import EXTENSIONS, PointFileError, input_format
 
 #: URL scheme -> the extra that brings its filesystem
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "http": "http",
           "https": "http"}
+#: the URL schemes gradcli reads (through fsspec); the others are refused, exit 2
+SCHEMES = ("s3", "s3a", "gs", "gcs", "http", "https", "file", "memory")
 _GLOB = set("*?[")
 
 
@@ -41,12 +45,8 @@ class Source:
         if self.kind == "stream" and self.name == "-":
             return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
         if self.kind == "url":
-            try:
+            with remote(self.name):
                 return _url_filesystem(self.name).open(_url_path(self.name), "rb")
-            except FileNotFoundError:
-                raise PointFileError(f"no such point file: {self.name}") from None
-            except OSError as exc:
-                raise PointFileError(f"cannot read {self.name}: {exc}") from None
         try:
             return open(self.name, "rb")
         except OSError as exc:
@@ -140,8 +140,34 @@ def _unusable(path: str, exc: OSError) -> PointFileError:
 
 
 # -- URLs ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def remote(url: str) -> Iterator[None]:
+    """Around every call into a remote filesystem: whatever it raises (missing credentials,
+    a refused connection, a denied request: each library has its own classes) is an
+    unusable URL, exit 2, in the library's words."""
+    try:
+        yield
+    except GradcliError:
+        raise
+    except FileNotFoundError:
+        raise PointFileError(f"no such point file: {url}") from None
+    except PermissionError:
+        raise PointFileError(f"cannot read {url}: permission denied") from None
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        hint = None
+        if "credential" in detail.lower():
+            hint = ("give credentials as the cloud's own tools read them (for s3://: "
+                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+        raise PointFileError(f"cannot read {url}: {detail}", hint=hint) from None
+
+
 def _url_filesystem(url: str) -> Any:
     scheme = url.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        readable = ", ".join(f"{known}://" for known in SCHEMES)
+        raise PointFileError(f"gradcli does not read {scheme}:// URLs",
+                             hint=f"copy the file here first, or use one of {readable}")
     try:
         import fsspec
 
@@ -161,6 +187,11 @@ def _url_path(url: str) -> str:
 
 
 def _url_sources(spec: str, given_format: str | None) -> list[Source]:
+    with remote(spec):
+        return _url_listing(spec, given_format)
+
+
+def _url_listing(spec: str, given_format: str | None) -> list[Source]:
     fs = _url_filesystem(spec)
     scheme = spec.split("://", 1)[0]
     path = _url_path(spec)

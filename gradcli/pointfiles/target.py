@@ -19,13 +19,17 @@ SIGTERM and SIGHUP into an exception raised where the program was, as Ctrl-C is)
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import stat
 import sys
 import tempfile
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
+from gradcli.errors import WriteError
 from gradcli.pointfiles.formats import PointFileError
 
 
@@ -44,24 +48,30 @@ class OutputTarget:
         self.scratch: list[str] = []
         self.handle: IO[bytes] | None = None
         self.atomic = False
+        #: the output is this process's standard output itself (--out /dev/stdout)
+        self.is_stdout = False
         if path is None or path == "-":
             self.real = None
             return
-        self.real = os.path.realpath(path)  # a symlink (or a chain) to its target
         try:
-            info = os.stat(self.real)
+            # stat follows links by the kernel's rules: /dev/stdout and /dev/fd/1 reach
+            # the pipe itself, which realpath would turn into a name that is no path
+            info = os.stat(path)
         except FileNotFoundError:
             info = None
         except OSError as exc:
             raise PointFileError(f"cannot write --out {path}: {exc.strerror}") from None
-        self.directory = os.path.dirname(self.real)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise PointFileError(f"--out {path} is a directory",
                                  hint="give a file name, e.g. --out results.csv")
         if info is not None and not stat.S_ISREG(info.st_mode):
-            if not os.access(self.real, os.W_OK):
+            if not os.access(path, os.W_OK):
                 raise PointFileError(f"cannot write --out {path}: permission denied")
-            return  # a device, FIFO or socket: written straight through
+            self.real = path
+            self.is_stdout = _same_file(info, sys.stdout)
+            return  # a device, FIFO, pipe or socket: written straight through
+        self.real = os.path.realpath(path)  # a symlink (or a chain) to its target
+        self.directory = os.path.dirname(self.real)
         if not os.path.isdir(self.directory):
             raise PointFileError(f"the directory of --out {path} does not exist: "
                                  f"{self.directory}", hint="create it first (mkdir -p)")
@@ -96,6 +106,21 @@ class OutputTarget:
         self.handle = os.fdopen(handle, "wb")
         return self.handle
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around every write, close and rename: an operating-system failure (a full disk,
+        a pipe whose reader left, permission taken away) becomes one `WriteError` in the
+        system's own words (exit 74). Standard output keeps the boundary's rules."""
+        try:
+            yield
+        except OSError as exc:
+            if self.real is None or (self.is_stdout and _broken_pipe(exc)):
+                raise
+            raise WriteError(f"cannot write --out {self.path}: {os_words(exc)}",
+                             hint="nothing partial is left under that name (an existing "
+                                  "file keeps its old content)" if self.atomic else None
+                             ) from None
+
     def scratch_folder(self) -> str:
         """A folder for work files, removed by `commit` and `discard` alike."""
         parent = self.directory if self.atomic else None
@@ -105,16 +130,18 @@ class OutputTarget:
 
     def commit(self) -> None:
         """The output is complete: close it and give it its final name."""
-        self._close()
-        if self.temporary is not None:
-            os.replace(self.temporary, self.real)  # type: ignore[arg-type]
-            self.temporary = None
+        with self.writing():
+            self._close()
+            if self.temporary is not None:
+                os.replace(self.temporary, self.real)  # type: ignore[arg-type]
+                self.temporary = None
         self._remove_scratch()
 
     def discard(self) -> None:
         """Leave nothing behind: no temporary file, no scratch folder."""
         try:
-            self._close()
+            with contextlib.suppress(OSError):  # a buffer that cannot be flushed: thrown away
+                self._close()
         finally:
             if self.temporary is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -134,3 +161,26 @@ class OutputTarget:
     def _remove_scratch(self) -> None:
         while self.scratch:
             shutil.rmtree(self.scratch.pop(), ignore_errors=True)
+
+
+def os_words(exc: OSError) -> str:
+    """What the operating system said, also where a library (polars) kept only its text,
+    `No space left on device (os error 28)`."""
+    if exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    found = re.search(r"\(os error (\d+)\)\s*$", text)
+    return os.strerror(int(found[1])) if found else text
+
+
+def _broken_pipe(exc: OSError) -> bool:
+    return isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE or \
+        os_words(exc) == os.strerror(errno.EPIPE)
+
+
+def _same_file(info: os.stat_result, stream: Any) -> bool:
+    try:
+        other = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino)
