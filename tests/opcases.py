@@ -135,7 +135,7 @@ CORE_SIZE = 3
 
 def _core_cases(op: OpDef, rng: np.random.Generator) -> list[Case]:
     """Points for an op declared by its gufunc core signature: one item, and a stack."""
-    from gradcli.ops._batching import parse_signature
+    from gradcli.engine.batching import parse_signature
 
     inputs, _ = parse_signature(op.core or "")
     intervals = op.sample or tuple((-2.0, 2.0) for _ in inputs)
@@ -241,7 +241,7 @@ def language_ops() -> list[OpDef]:
 
 def call_arguments(op: OpDef) -> list[tuple[tuple[int, ...], tuple[float, float]]]:
     """Per tensor argument of a call from the language: its shape and sample interval."""
-    from gradcli.ops._batching import parse_signature
+    from gradcli.engine.batching import parse_signature
 
     n = op.nin if op.nin > 0 else 2
     shapes = CALL_SHAPES.get(op.name, [(3,)] * n)

@@ -2,7 +2,7 @@
 
 There is no second interpreter here: `Program.evaluate_batched` runs the
 program's one loop with the point variables batched, and every op applies its
-own batch rule from the op table (`gradcli.ops._batching`). Every adaptation
+own batch rule from the op table (`gradcli.engine.batching`). Every adaptation
 is made of ordinary engine ops, so gradients, Jacobians and Hessians of the
 batched graph are the per-point derivatives, stacked: the points never
 interact.

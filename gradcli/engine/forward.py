@@ -1,10 +1,15 @@
 """Forward mode: push tangents through a recorded graph with each op's JVP rule.
 
-Tangents carry a leading batch axis, so one pass pushes many directions at
-once: the identity as tangents gives a whole Jacobian, and pushed through the
-graph that `create_graph=True` recorded for a gradient, a whole Hessian
-(forward-over-reverse). Vertices whose inputs carry no tangent are skipped,
-which prunes everything that does not depend on the inputs.
+A JVP rule is Tensor code for one tangent (`t_a @ b + a @ t_b`); elementwise
+entries state none, theirs is the sum of their partials times the tangents.
+Tangents carry a leading axis of directions, so one pass pushes many
+directions at once: the identity as tangents gives a whole Jacobian, and
+pushed through the graph that `create_graph=True` recorded for a gradient, a
+whole Hessian (forward-over-reverse). The directions axis is a batch axis:
+the tangents are `Batched`, so every op of a rule runs through the batch rule
+that lifts programs over points, and each step is an ordinary `apply` that a
+recorder sees. Vertices whose inputs carry no tangent are skipped, which
+prunes everything that does not depend on the inputs.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from gradcli.engine.autograd import FREED_HINT, FREED_MESSAGE, topological_order, vertex_of
+from gradcli.engine.op import OpDef, lookup
 from gradcli.engine.sparse_tangent import MAX_TERMS, SparseTangent, densify
-from gradcli.engine.tensor import Node, Tensor
+from gradcli.engine.state import changed
+from gradcli.engine.tensor import Batched, Node, Tensor, apply, batched
 from gradcli.errors import AutogradError, ShapeError
 
 
@@ -42,7 +49,7 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
             raise AutogradError("forward mode needs inputs that require grad")
         known[vertex] = _add(known[vertex], tangent) if vertex in known else tangent
     roots = [v for o in outputs if (v := vertex_of(o)) is not None]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), changed(grad=False, lifting=True):
         for vertex in topological_order(roots):
             if vertex in known or vertex.__class__ is not Node:
                 continue
@@ -89,17 +96,32 @@ def _sparse_step(node: Node, incoming: list[Any]) -> SparseTangent | None:
 
 
 def _dense_step(node: Node, incoming: list[Any], batch: int) -> np.ndarray:
+    """The op's JVP rule, run once on tangents that carry every direction."""
     op, out = node.op, node.out
     assert node.saved is not None and out is not None
-    if op.broadcasting:
-        incoming = [None if t is None else _pad(t, out.ndim) for t in incoming]
-    assert op.jvp is not None, f"op {op.name} has no JVP rule"
-    result = op.jvp(incoming, out, *[s.data for s in node.saved], **node.params)
-    if result is None:  # only inputs without a derivative (where's condition) moved
+    tangents: list[Tensor | None] = [None if t is None else batched(t) for t in incoming]
+    primal = [Tensor._wrap(s.data) for s in node.saved]
+    result = (derived_jvp(op, tangents, out, primal, node.params) if op.jvp is None else
+              op.jvp(tangents, Tensor._wrap(out), *primal, **node.params))
+    if result is None or result.__class__ is not Batched:
+        # a rule that reads no tangent (where's condition moved): zero, being linear in them
         return np.zeros((batch, *out.shape))
-    if result.shape != (batch, *out.shape):
-        result = np.broadcast_to(result, (batch, *out.shape))
-    return result
+    if result.shape != out.shape:
+        result = apply(lookup("broadcast_to"), (result,), {"shape": out.shape})
+    return result.data
+
+
+def derived_jvp(op: OpDef, tangents: list[Tensor | None], out: np.ndarray,
+                primal: list[Tensor], params: dict[str, Any]) -> Tensor | None:
+    """An elementwise op's JVP from its partials: sum_k t_k * d out / d x_k."""
+    assert op.linear is not None, f"op {op.name} has no JVP rule and no partials"
+    total: Tensor | None = None
+    for t, c in zip(tangents, op.linear(out, *[p.data for p in primal], **params), strict=True):
+        if t is None or c is None:
+            continue
+        term = t if c.__class__ is float and c == 1.0 else t * c
+        total = term if total is None else total + term
+    return total
 
 
 def _batch(t: Any) -> int:
@@ -114,11 +136,3 @@ def _add(a: Any, b: Any) -> Any:
     if isinstance(a, SparseTangent) and isinstance(b, SparseTangent):
         return a.plus(b)
     return densify(a) + densify(b)
-
-
-def _pad(tangent: np.ndarray, out_ndim: int) -> np.ndarray:
-    """Line a tangent's batch axis up for numpy broadcasting against unbatched operands."""
-    missing = out_ndim + 1 - tangent.ndim
-    if missing <= 0:
-        return tangent
-    return tangent.reshape((tangent.shape[0],) + (1,) * missing + tangent.shape[1:])

@@ -75,7 +75,7 @@ class OpDef:
         self.moves = moves
         #: prepares user-facing arguments (e.g. canonical axes) before the op is applied
         self.prepare = prepare
-        #: how the op runs on many points at once (see `gradcli.ops._batching`)
+        #: how the op runs on many points at once (see `gradcli.engine.batching`)
         self.batch = batch
         #: for ops that broadcast over leading axes: the gufunc core signature
         self.core = core

@@ -1,4 +1,4 @@
-"""The engine's switches, local to each context: grad mode, the recorder, the watch.
+"""The engine's switches, local to each context: grad mode, the recorder, the watch, lifting.
 
 Every op reads them, so they are one object behind one `ContextVar`: a
 single lookup per op, and a thread (or asyncio task) that switches grad mode
@@ -17,15 +17,18 @@ from typing import Any
 class EngineState:
     """Immutable: a change makes a new state, so a reset restores the old one exactly."""
 
-    __slots__ = ("grad", "recorder", "watch")
+    __slots__ = ("grad", "lifting", "recorder", "watch")
 
-    def __init__(self, grad: bool = True, recorder: Any = None, watch: Any = None):
+    def __init__(self, grad: bool = True, recorder: Any = None, watch: Any = None,
+                 lifting: bool = False):
         #: whether ops record a graph (`no_grad`, `enable_grad`, `create_graph`)
         self.grad = grad
         #: the `trace.Recorder` every op reports to, or None
         self.recorder = recorder
         #: the `watch.NonFiniteLog` every op reports non-finite results to, or None
         self.watch = watch
+        #: whether `apply` looks for `Batched` inputs (forward mode's directions axis)
+        self.lifting = lifting
 
 
 #: the default is never mutated (a change makes a new state), so sharing it is safe
@@ -39,7 +42,7 @@ def changed(**changes: Any) -> Iterator[EngineState]:
     """The state with `changes` for the duration of the block."""
     state = STATE.get()
     new = EngineState(changes.get("grad", state.grad), changes.get("recorder", state.recorder),
-                      changes.get("watch", state.watch))
+                      changes.get("watch", state.watch), changes.get("lifting", state.lifting))
     token = STATE.set(new)
     try:
         yield new

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradcli.engine.op import OpDef
-from gradcli.engine.state import current
+from gradcli.engine.state import changed, current
 from gradcli.engine.watch import check
 from gradcli.errors import AutogradError, AxisError, IndexingError, ShapeError
 
@@ -319,6 +319,47 @@ class Tensor:
         return f"tensor({body}{extras})"
 
 
+class Batched(Tensor):
+    """A value with a leading batch axis that the code it flows through does not see.
+
+    Forward mode writes each op's JVP for one tangent and runs it on tangents
+    that hold a whole batch of directions (JAX's batch tracers). Inside that
+    code a Batched tensor reports the shape of one item, so the rule reads as
+    if there were one direction; `apply` sends every op that meets one through
+    the op's batch rule, the same rule that lifts a program over points, and
+    wraps the result again. `data` holds the whole batch.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape[1:]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim - 1
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.data.shape[1:])
+
+
+def batched(data: np.ndarray) -> Batched:
+    """A Batched tensor around `data` (batch axis first); no copy."""
+    t = _new(Batched)
+    t.data = data
+    return t
+
+
+def _apply_lifted(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
+    """`op` on per-item values, some of them Batched: through the op's batch rule."""
+    flags = tuple(t.__class__ is Batched for t in inputs)
+    plain = tuple(Tensor._wrap(t.data) if b else t for t, b in zip(inputs, flags, strict=True))
+    assert op.batch is not None, f"op {op.name} has no batch rule"
+    with changed(lifting=False):
+        out = op.batch(op, plain, flags, params)
+    return batched(out.data)
+
+
 #: Constant Tensors for Python floats, shared between op calls: loops like
 #: `y * 1.0001` reuse the same literal on every iteration. Bounded; -0.0 and nan
 #: are never cached (-0.0 == 0.0 as a key, and nan != nan). Only `operand` hands
@@ -379,6 +420,11 @@ def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
 
 def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
     """Run `op` forward and, if any input requires grad, record a Node for it."""
+    state = current()
+    if state.lifting:
+        for t in inputs:
+            if t.__class__ is Batched:
+                return _apply_lifted(op, inputs, params)
     try:
         n = len(inputs)
         if params:
@@ -395,7 +441,6 @@ def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tens
         out = np.asarray(out)
     result = _new(Tensor)
     result.data = out
-    state = current()
     if state.grad and op.differentiable:
         for t in inputs:
             if t.requires_grad:

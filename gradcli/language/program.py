@@ -8,7 +8,7 @@ tensor (several outputs are stacked into a vector).
 The same loop evaluates a program at many points at once
 (`Program.evaluate_batched`, used by batch work and by plot): the values bound
 to the point variables carry a leading batch axis, and an op that meets a
-batched input runs through its entry's batch rule (`gradcli.ops._batching`).
+batched input runs through its entry's batch rule (`gradcli.engine.batching`).
 Values that do not depend on the points stay unbatched and broadcast.
 """
 

@@ -5,6 +5,7 @@ operators and methods. The grammar, the help listing and the tests all read
 that one table.
 """
 
+from gradcli.engine.batching import apply_batched
 from gradcli.engine.op import OPS, OpDef, lookup, public_ops
 from gradcli.ops import (  # noqa: F401
     activations,
@@ -19,7 +20,6 @@ from gradcli.ops import (  # noqa: F401
     special_functions,
     structural,
 )
-from gradcli.ops._batching import apply_batched
 from gradcli.ops._define import BINDERS, fn
 
 __all__ = ["BINDERS", "OPS", "OpDef", "apply_batched", "fn", "lookup", "public_ops"]

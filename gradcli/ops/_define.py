@@ -4,11 +4,14 @@ The entries themselves live in the sibling modules (`elementwise`, `binary`,
 `reductions`, `arrays`, `linalg`, `structural`). This module holds the few
 shapes of entry that most ops share, so each entry states only its maths:
 
-* `unary`: y = f(x), given f'(x) as Tensor code. VJP g*f'(x), JVP t*f'(x).
+* `unary`: y = f(x), given f'(x) as Tensor code. VJP g*f'(x); the engine
+  derives the JVP t*f'(x) from the same partial.
 * `binary`: broadcasting z = f(x, y), given both partials as Tensor code.
 * `reduction`: out = R(x, axis), given the weight W with dR/dx = W
   (broadcast over the reduced axes). VJP expand(g)*W, JVP sum(t*W).
-* `defop`: anything else, with its VJP and JVP written out.
+* `defop`: anything else, with its VJP and JVP written out (or named:
+  ``jvp="linear"`` for an op linear in its inputs, ``jvp="bilinear"`` for a
+  product such as matmul, where the rule is the op itself on the tangents).
 
 An entry may also give a `scalar` form, for compiled plans: the forward
 written for arrays of scalar symbols (`each` builds one from a function of
@@ -19,7 +22,10 @@ needs one.
 
 Derivatives written once as Tensor code serve both modes: reverse mode calls
 them with graph-recording Tensors (so `create_graph` works), forward mode
-calls them on constants and multiplies the tangents by the result.
+calls them on constants and multiplies the tangents by the result. A JVP rule
+is written for one tangent; forward mode runs it on a whole batch of
+directions through the batch rules (`gradcli.engine.forward`), so no rule
+ever sees a directions axis.
 
 The keywords of an entry (`defop`; the helpers pass them through):
 
@@ -28,11 +34,13 @@ The keywords of an entry (`defop`; the helpers pass them through):
 ``vjp``                   per input, ``(g, out, *inputs, **params) -> Tensor``
                           in Tensor code (or one function returning a list, for
                           variadic ops); None for ops with no derivative
-``jvp``                   ``(tangents, out, *input_arrays, **params)``: tangents
-                          carry a leading axis of directions
+``jvp``                   ``(tangents, out, *inputs, **params) -> Tensor``, Tensor
+                          code for one tangent per input (None: no tangent);
+                          ``"linear"`` or ``"bilinear"``; None where the entry's
+                          ``linear`` partials give it (elementwise entries)
 ``nin, inputs, params``   tensor inputs (-1: a list), their names, and the
                           keyword parameters with defaults, in order
-``batch``                 the batch rule (see `gradcli.ops._batching`):
+``batch``                 the batch rule (see `gradcli.engine.batching`):
                           ``elementwise``, ``axis_rule(...)`` or the entry's own
                           ``(op, tensors, batched, params) -> Tensor``
 ``core``                  instead of ``batch``, for an op whose forward, VJP and
@@ -61,13 +69,12 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.leading import shift_axes
+from gradcli.engine.batching import BatchRule, axis_rule, elementwise
+from gradcli.engine.batching import core as core_rule
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import OpDef, register
 from gradcli.engine.tensor import Tensor, apply, operand
 from gradcli.errors import ArgumentError, AxisError
-from gradcli.ops._batching import BatchRule, axis_rule, elementwise
-from gradcli.ops._batching import core as core_rule
 
 Partial = Callable[..., Any]
 
@@ -199,7 +206,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
     if batch is None and nin != 0:
         raise ValueError(f"op {name!r} has no batch rule: give batch= (e.g. elementwise) or "
                          "core= (a gufunc signature such as '(m,m)->()'); see "
-                         "gradcli.ops._batching")
+                         "gradcli.engine.batching")
     input_names = list(inputs) if inputs else (["x", "y", "z"][:nin] if nin >= 0 else [])
     op = OpDef(
         name=name, forward=forward, vjp=vjp, jvp=jvp, nin=nin, params=tuple(params), kind=kind,
@@ -212,6 +219,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
         printed=printed,
     )
+    if jvp in ("linear", "bilinear"):
+        op.jvp = _applied_to_tangents(op, bilinear=jvp == "bilinear")
     register(op)
     function = make_function(op)
     for spelling in (name, *aliases):
@@ -236,18 +245,25 @@ def _as_method(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return method
 
 
-def linear_jvp(linear: Callable[..., Any]) -> Callable[..., Any]:
-    """The dense JVP of an elementwise op from its coefficients: sum_k c_k * t_k."""
+def _applied_to_tangents(op: OpDef, bilinear: bool) -> Callable[..., Tensor | None]:
+    """The JVP of an op linear in its inputs, op(t), or in each one, op(t_a, b) + op(a, t_b)."""
 
-    def jvp(ts: list[Any], out: np.ndarray, *xs: np.ndarray, **params: Any) -> Any:
-        total: Any = None
-        for t, c in zip(ts, linear(out, *xs, **params), strict=True):
-            if t is not None and c is not None:
-                term = t * c
-                total = term if total is None else total + term
-        return total
+    def linear(ts: list[Tensor | None], out: Tensor, *xs: Tensor, **params: Any
+               ) -> Tensor | None:
+        if all(t is None for t in ts):
+            return None
+        # a missing tangent is zero; zeros of the input's shape are a constant of the shape only
+        filled = tuple(Tensor._wrap(np.zeros(x.shape)) if t is None else t
+                       for t, x in zip(ts, xs, strict=True))
+        return apply(op, filled, params)
 
-    return jvp
+    def product(ts: list[Tensor | None], out: Tensor, a: Tensor, b: Tensor, **params: Any
+                ) -> Tensor | None:
+        terms = [apply(op, (t, b) if k == 0 else (a, t), params)
+                 for k, t in enumerate(ts) if t is not None]
+        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+    return product if bilinear else linear
 
 
 def each(scalar: Callable[..., Any], nin: int) -> Callable[..., np.ndarray]:
@@ -276,13 +292,12 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
     if derivative is None:
         # piecewise constant (floor, sign, ...): PyTorch's gradient is zero everywhere
         vjp: tuple[Callable[..., Tensor], ...] = (lambda g, out, x: g * 0.0,)
-        linear: Callable[..., Any] = lambda out, x: [0.0]
+        linear: Callable[..., Any] = lambda out, x: [None]
     else:
         d = derivative
         vjp = (lambda g, out, x: g * d(x, out),)
         linear = lambda out, x: [evaluate(d, x, out)]
-    jvp = linear_jvp(linear)
-    return defop(name, forward, vjp=vjp, jvp=jvp, kind="elementwise", help=help,
+    return defop(name, forward, vjp=vjp, jvp=None, kind="elementwise", help=help,
                  domain=domain, sample=(sample,), note=note, method=True, linear=linear,
                  batch=elementwise, scalar=None if scalar is None else each(scalar, 1),
                  **more)
@@ -300,8 +315,7 @@ def binary(name: str, forward: Callable[[np.ndarray, np.ndarray], Any],
     dx, dy = partials
     vjp = (lambda g, out, x, y: g * dx(x, y, out), lambda g, out, x, y: g * dy(x, y, out))
     linear = lambda out, x, y: [evaluate(dx, x, y, out), evaluate(dy, x, y, out)]
-    jvp = linear_jvp(linear)
-    return defop(name, forward, vjp=vjp, jvp=jvp, nin=2, kind="binary", help=help,
+    return defop(name, forward, vjp=vjp, jvp=None, nin=2, kind="binary", help=help,
                  domain=domain, sample=sample, note=note, broadcasting=True,
                  inputs=inputs, backward=backward, linear=linear, batch=elementwise,
                  scalar=None if scalar is None else each(scalar, 2), **more)
@@ -371,13 +385,11 @@ def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
         out_kept = fn.reshape(out, kept_shape(x.shape, axis))
         return grad * weight(x, out_kept, axis, **more)
 
-    def jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, axis: Any, keepdims: bool,
-            **more: Any) -> np.ndarray:
-        t = ts[0]
-        if weight is not None:
-            out_kept = out.reshape(kept_shape(x.shape, axis))
-            t = t * evaluate(lambda a, b: weight(a, b, axis, **more), x, out_kept)
-        return np.sum(t, axis=shift_axes(axis, x.ndim), keepdims=keepdims)
+    def jvp(ts: list[Any], out: Tensor, x: Tensor, axis: Any, keepdims: bool,
+            **more: Any) -> Tensor:
+        t = ts[0] if weight is None else \
+            ts[0] * weight(x, fn.reshape(out, kept_shape(x.shape, axis)), axis, **more)
+        return fn.sum(t, axis=axis, keepdims=keepdims)
 
     def prep(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
         tensors, params = reduction_prepare(tensors, params)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import elementwise
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
 from gradcli.ops import special
-from gradcli.ops._batching import elementwise
-from gradcli.ops._define import defop, evaluate, fn, linear_jvp, unary
+from gradcli.ops._define import defop, evaluate, fn, unary
 
 ACTIVATIONS = "activations"
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -82,7 +82,7 @@ def _alpha(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 
 
 defop("elu", _elu, vjp=(lambda g, out, x, alpha: g * _elu_derivative(x, out, alpha),),
-      jvp=linear_jvp(_elu_linear), linear=_elu_linear, params=(("alpha", 1.0),),
+      jvp=None, linear=_elu_linear, params=(("alpha", 1.0),),
       prepare=_alpha, kind="elementwise", method=True, group=ACTIVATIONS, batch=elementwise,
       help="x for x > 0, alpha*(e^x - 1) below",
       note="at x = 0 the derivative is alpha (the left side, as PyTorch)")

@@ -12,16 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.leading import pad_leading
+from gradcli.engine.batching import axis_rule, elementwise, everywhere, item_ndim
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import AxisError, ShapeError
 from gradcli.limits import check_broadcast, check_shape
-from gradcli.ops._batching import (
-    axis_rule,
-    elementwise,
-    everywhere,
-    item_ndim,
-)
 from gradcli.ops._define import as_int, defop, fn
 from gradcli.ops.binary import MUL, _operator
 
@@ -60,32 +54,6 @@ def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return fn.matmul(_swap_last(a), g)
 
 
-def _matmul_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if a.ndim == 0 or b.ndim == 0:
-        terms = []
-        if ts[0] is not None:
-            terms.append(pad_leading(ts[0], out.ndim) * b)
-        if ts[1] is not None:
-            terms.append(a * pad_leading(ts[1], out.ndim))
-        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    body = max(a2.ndim, b2.ndim)
-    total: Any = None
-    if ts[0] is not None:
-        t = ts[0][:, None, :] if a.ndim == 1 else ts[0]
-        total = pad_leading(t, body) @ b2
-    if ts[1] is not None:
-        t = ts[1][..., None] if b.ndim == 1 else ts[1]
-        term = a2 @ pad_leading(t, body)
-        total = term if total is None else total + term
-    if b.ndim == 1:
-        total = total[..., 0]
-    if a.ndim == 1:
-        total = total[..., 0, :] if b.ndim != 1 else total[..., 0]
-    return total
-
-
 def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     a, b = tensors
     if a.ndim == 0 or b.ndim == 0:
@@ -96,7 +64,7 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     return tensors, params
 
 
-MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp,
+MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp="bilinear",
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
                core="(n?,k),(k,m?)->(n?,m?)",
                help="matrix product a @ b (1-D operands act as vectors)", printed="{0}@{1}")
@@ -120,23 +88,13 @@ def _dot_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
     return _MATMUL_BATCH(MATMUL, tensors, batched, params)
 
 
-defop("dot", np.dot, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=_matmul_jvp, nin=2,
+defop("dot", np.dot, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp="bilinear", nin=2,
       kind="array", prepare=_dot_prepare, inputs=("a", "b"), batch=_dot_batch,
       help="dot product of vectors; matrix product for matrices")
 
 
 def _flat(t: Tensor) -> Tensor:
     return fn.reshape(t, (-1,))
-
-
-def _outer_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    total: Any = None
-    if ts[0] is not None:
-        total = ts[0].reshape(ts[0].shape[0], -1, 1) * b.reshape(-1)
-    if ts[1] is not None:
-        term = a.reshape(-1, 1) * ts[1].reshape(ts[1].shape[0], 1, -1)
-        total = term if total is None else total + term
-    return total
 
 
 def _outer_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
@@ -156,7 +114,7 @@ def _outer_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 defop("outer", np.outer, batch=_outer_batch, prepare=_outer_prepare,
       vjp=(lambda g, out, a, b: fn.reshape(fn.matmul(g, _flat(b)), a.shape),
            lambda g, out, a, b: fn.reshape(fn.matmul(_flat(a), g), b.shape)),
-      jvp=_outer_jvp, nin=2, kind="array", inputs=("a", "b"),
+      jvp="bilinear", nin=2, kind="array", inputs=("a", "b"),
       help="outer product of the flattened a and b")
 
 
@@ -173,7 +131,7 @@ def _trace_vjp(g: Tensor, out: Tensor, m: Tensor) -> Tensor:
 
 
 defop("trace", lambda m: np.trace(m, axis1=-2, axis2=-1), vjp=(_trace_vjp,),
-      jvp=lambda ts, out, m: np.trace(ts[0], axis1=-2, axis2=-1), kind="array",
+      jvp="linear", kind="array",
       inputs=("m",), prepare=_trace_prepare, method=True, core="(m,n)->()",
       help="sum of a matrix's diagonal")
 
@@ -206,13 +164,8 @@ def _stack_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
     return [fn.getitem(g, (*lead, i)) for i in range(len(xs))]
 
 
-def _filled(ts: list[Any], xs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-    batch = next(t for t in ts if t is not None).shape[0]
-    return [np.zeros((batch, *x.shape)) if t is None else t for t, x in zip(ts, xs, strict=True)]
-
-
 defop("stack", lambda *xs, axis: np.stack(xs, axis=axis), vjp=_stack_vjp,
-      jvp=lambda ts, out, *xs, axis: np.stack(_filled(ts, xs), axis=axis + 1),
+      jvp="linear",
       nin=-1, params=(("axis", 0),), kind="array", prepare=_stack_prepare, batch=_join_batch,
       help="join same-shaped tensors along a new axis: stack([a, b], axis=0) or stack(a, b)",
       printed="[{*}]")
@@ -235,7 +188,7 @@ def _concat_vjp(g: Tensor, out: Tensor, *xs: Tensor, axis: int) -> list[Tensor]:
 
 
 defop("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
-      jvp=lambda ts, out, *xs, axis: np.concatenate(_filled(ts, xs), axis=axis + 1),
+      jvp="linear",
       nin=-1, params=(("axis", 0),), kind="array", prepare=_concat_prepare, batch=_join_batch,
       help="join tensors end to end along an existing axis: concatenate([a, b]) or "
            "concatenate(a, b)")
@@ -265,15 +218,13 @@ def _single_axis(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 
 defop("softmax", _softmax,
       vjp=(lambda g, out, x, axis: out * (g - fn.sum(g * out, axis=axis, keepdims=True)),),
-      jvp=lambda ts, out, x, axis: out * (ts[0] - np.sum(ts[0] * out, axis=axis + 1,
-                                                            keepdims=True)),
+      jvp=lambda ts, out, x, axis: out * (ts[0] - fn.sum(ts[0] * out, axis=axis, keepdims=True)),
       params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
       batch=axis_rule(single=True),
       help="exp(x) / sum(exp(x)) along axis")
 defop("log_softmax", _log_softmax,
       vjp=(lambda g, out, x, axis: g - fn.exp(out) * fn.sum(g, axis=axis, keepdims=True),),
-      jvp=lambda ts, out, x, axis: ts[0] - np.sum(ts[0] * np.exp(out), axis=axis + 1,
-                                                   keepdims=True),
+      jvp=lambda ts, out, x, axis: ts[0] - fn.sum(ts[0] * fn.exp(out), axis=axis, keepdims=True),
       params=(("axis", -1),), kind="array", prepare=_single_axis, method=True,
       batch=axis_rule(single=True),
       help="log(softmax(x)) along axis, without underflow")

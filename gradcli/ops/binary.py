@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import elementwise
 from gradcli.engine.tensor import Tensor, apply, operand
-from gradcli.ops._batching import elementwise
-from gradcli.ops._define import binary, defop, fn, linear_jvp
+from gradcli.ops._define import binary, defop, fn
 
 
 def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) -> Any:
     """An entry whose JVP, dense or sparse, follows from its linear coefficients."""
-    return defop(name, forward, vjp=vjp, jvp=linear_jvp(linear), linear=linear,
+    return defop(name, forward, vjp=vjp, jvp=None, linear=linear,
                  broadcasting=True, batch=elementwise, **kwargs)
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import elementwise
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
 from gradcli.ops import special
-from gradcli.ops._batching import elementwise
-from gradcli.ops._define import defop, fn, linear_jvp, unary
+from gradcli.ops._define import defop, fn, unary
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -64,7 +64,7 @@ def _log_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 
 
 defop("log", _log, vjp=(lambda g, out, x, base: g * (_log_scale(base) / x),),
-      jvp=linear_jvp(lambda out, x, base: [_log_scale(base) / x]),
+      jvp=None,
       linear=lambda out, x, base: [_log_scale(base) / x], params=(("base", None),),
       prepare=_log_prepare, kind="elementwise", method=True, domain="x > 0", batch=elementwise,
       aliases=("ln",),

@@ -59,7 +59,7 @@ DET = defop(
     "det", np.linalg.det,
     # Jacobi's formula: d det(A) = det(A) tr(inv(A) dA), so the VJP is g det(A) inv(A)^T
     vjp=(lambda g, out, a: _matrix_of(g * out) * _swap_last(fn.inv(a)),),
-    jvp=lambda ts, out, a: out * np.sum(np.swapaxes(_inv(a), -1, -2) * ts[0], axis=(-2, -1)),
+    jvp=lambda ts, out, a: out * fn.sum(_swap_last(fn.inv(a)) * ts[0], axis=(-2, -1)),
     kind="array", inputs=("A",), core="(m,m)->()", method=True, group="linear algebra",
     prepare=lambda ts, p: _square(ts, p, "det"), sample=((-2.0, 2.0),),
     help="the determinant of a square matrix",

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.leading import pad_leading
 from gradcli.engine.tensor import Tensor, as_tensor
 from gradcli.errors import ShapeError
 from gradcli.ops._define import as_int, defop, fn
@@ -73,7 +72,7 @@ def _logabsdet(a: np.ndarray) -> np.ndarray:
 defop("logabsdet", _logabsdet,
       # d log|det A| = tr(inv(A) dA): the VJP is g inv(A)^T
       vjp=(lambda g, out, a: _matrix_of(g) * _swap_last(fn.inv(a)),),
-      jvp=lambda ts, out, a: np.sum(_t(_inv(a)) * ts[0], axis=(-2, -1)),
+      jvp=lambda ts, out, a: fn.sum(_swap_last(fn.inv(a)) * ts[0], axis=(-2, -1)),
       kind="array", inputs=("A",), core="(m,m)->()", group=LINEAR_ALGEBRA,
       prepare=lambda ts, p: _square(ts, p, "logabsdet"), domain="A not singular",
       help="log |det A|, without overflow",
@@ -114,18 +113,12 @@ def _solve_vjp(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> list[Tensor]:
     return [ga, _last(gb) if vector else gb]
 
 
-def _solve_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # dx = inv(A) (db - dA x)
+def _solve_jvp(ts: list[Any], out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    # dx = inv(A) (db - dA x), a vector b taken as one column
     vector = b.ndim == 1
-    xc = out[..., None] if vector else out
-    ndim = xc.ndim
-    terms = []
-    if ts[1] is not None:
-        terms.append(pad_leading(ts[1][..., None] if vector else ts[1], ndim))
-    if ts[0] is not None:
-        terms.append(-(pad_leading(ts[0], ndim) @ xc))
-    dx = _solve_columns(a, _sum_terms(*terms))
-    return dx[..., 0] if vector else dx
+    db, x = (None if ts[1] is None else _column(ts[1]), _column(out)) if vector else (ts[1], out)
+    dx = fn.solve(a, _sum_terms(db, None if ts[0] is None else -(ts[0] @ x)))
+    return _last(dx) if vector else dx
 
 
 defop("solve", _solve, vjp=_solve_vjp, jvp=_solve_jvp, nin=2, kind="array",
@@ -162,11 +155,10 @@ def _cholesky_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     return 0.5 * (s + _swap_last(s))
 
 
-def _cholesky_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _cholesky_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
     # dL = L phi(L^-1 dA L^-T)
-    linv = _inv(out)
-    x = linv @ _sym(pad_leading(ts[0], out.ndim)) @ _t(linv)
-    return out @ _phi(x, np.eye(out.shape[-1]))
+    linv = fn.inv(out)
+    return out @ _phi(linv @ _sym(ts[0]) @ _swap_last(linv), _eye(a.shape[-1]))
 
 
 defop("cholesky", _cholesky, vjp=(_cholesky_vjp,), jvp=_cholesky_jvp, kind="array",
@@ -193,9 +185,10 @@ def _eigvalsh_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     return fn.matmul(v * _row(g), _swap_last(v))
 
 
-def _eigvalsh_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
-    v = _eigh_vectors(a)
-    return np.einsum("...ji,...jk,...ki->...i", v, _sym(pad_leading(ts[0], a.ndim)), v)
+def _eigvalsh_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
+    # d w_i = v_i^T dA v_i
+    v = fn.eigh_vectors(a)
+    return fn.sum(v * (_sym(ts[0]) @ v), axis=-2)
 
 
 def _gaps(w: Any, eye: Any) -> Any:
@@ -212,9 +205,9 @@ def _eigh_vectors_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     return 0.5 * (s + _swap_last(s))
 
 
-def _eigh_vectors_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
-    f = _gaps(_eigvalsh(a), np.eye(a.shape[-1]))
-    return out @ (f * (_t(out) @ _sym(pad_leading(ts[0], a.ndim)) @ out))
+def _eigh_vectors_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
+    # dV = V (F o (V^T dA V))
+    return out @ (_gaps(fn.eigvalsh(a), _eye(a.shape[-1])) * (_swap_last(out) @ _sym(ts[0]) @ out))
 
 
 defop("eigvalsh", _eigvalsh, vjp=(_eigvalsh_vjp,), jvp=_eigvalsh_jvp, kind="array",
@@ -262,9 +255,15 @@ def singular_value_weight(a: Tensor, largest_only: bool) -> Tensor:
     return _svdvals_vjp(as_tensor(seed), s, a)
 
 
-def _svdvals_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray) -> np.ndarray:
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return np.einsum("...ji,...jk,...ik->...i", u, pad_leading(ts[0], a.ndim), vh)
+def _svdvals_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
+    # d s_i = u_i^T dA v_i, with u_i = A v_i / s_i (or v_i = A^T u_i / s_i), as in the VJP
+    m, n = a.shape[-2:]
+    scale = 1.0 / fn.where(out == 0.0, 1.0, out)
+    if m >= n:
+        v = fn.getitem(fn.eigh_vectors(fn.matmul(_swap_last(a), a)), _DESCENDING)
+        return fn.sum((a @ v) * (ts[0] @ v), axis=-2) * scale
+    u = fn.getitem(fn.eigh_vectors(fn.matmul(a, _swap_last(a))), _DESCENDING)
+    return fn.sum(u * (ts[0] @ (_swap_last(a) @ u)), axis=-2) * scale
 
 
 def _matrix_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:
@@ -313,17 +312,18 @@ def _matrix_power_vjp(g: Tensor, out: Tensor, a: Tensor, k: int) -> Tensor:
     return -fn.matmul(fn.matmul(bt, _power_sum(b, g, -k)), bt)
 
 
-def _matrix_power_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
-    t = pad_leading(ts[0], a.ndim)
+def _matrix_power_jvp(ts: list[Any], out: Tensor, a: Tensor, k: int) -> Tensor | None:
+    # d B^n = sum_j B^j dB B^(n-1-j), with B = A (k > 0) or inv(A) and dB = -B dA B (k < 0)
     if k == 0:
-        return np.zeros_like(t * out)
-    b = a if k > 0 else _inv(a)
-    db = t if k > 0 else -(b @ t @ b)
+        return None
+    b = a if k > 0 else fn.inv(a)
+    db = ts[0] if k > 0 else -(b @ ts[0] @ b)
     n = abs(k)
-    total = np.zeros(np.broadcast_shapes(db.shape, out.shape))
+    terms = []
     for j in range(n):
-        total = total + (np.linalg.matrix_power(b, j) @ db @ np.linalg.matrix_power(b, n - 1 - j))
-    return total
+        term = db if j == 0 else fn.matrix_power(b, j) @ db
+        terms.append(term if j == n - 1 else term @ fn.matrix_power(b, n - 1 - j))
+    return _sum_terms(*terms)
 
 
 def _power_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import axis_rule, elementwise
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import AxisError, ShapeError
-from gradcli.ops._batching import axis_rule, elementwise
 from gradcli.ops._define import as_int, defop, fn
 from gradcli.ops.matrices import LINEAR_ALGEBRA
 
@@ -45,7 +45,7 @@ def _diag_vjp(g: Tensor, out: Tensor, x: Tensor, vector: bool, rows: int, cols: 
 
 
 DIAG = defop("diag", _diag, vjp=(_diag_vjp,),
-             jvp=lambda ts, out, x, vector, rows, cols: _diag(ts[0], vector, rows, cols),
+             jvp="linear",
              kind="array", prepare=_diag_prepare, batch=elementwise, group=LINEAR_ALGEBRA,
              inputs=("x",), help="diag(v): the matrix with v on its diagonal; diag(A): the "
                                  "diagonal of A")
@@ -63,7 +63,7 @@ for _name, _forward, _text in (("triu", np.triu, "on and above"),
                                ("tril", np.tril, "on and below")):
     defop(_name, _forward,
           vjp=(lambda g, out, a, k, _name=_name: getattr(fn, _name)(g, k=k),),
-          jvp=lambda ts, out, a, k, _forward=_forward: _forward(ts[0], k),
+          jvp="linear",
           params=(("k", 0),), kind="array", inputs=("A",), core="(m,n)->(m,n)",
           group=LINEAR_ALGEBRA, prepare=lambda ts, p, _name=_name: _offset(ts, p, _name),
           help=f"A with the elements {_text} diagonal k kept, the rest 0 (k > 0: above "
@@ -103,18 +103,7 @@ def _kron_vjp(g: Tensor, out: Tensor, a: Tensor, b: Tensor, matrix: bool) -> lis
             fn.sum(blocks * fn.reshape(a, (*a.shape[:-1], m, 1)), axis=-2)]
 
 
-def _kron_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray,
-              matrix: bool) -> np.ndarray:
-    # bilinear: d kron(a, b) = kron(da, b) + kron(a, db), directions first
-    terms = []
-    if ts[0] is not None:
-        terms.append(_kron(ts[0], b, matrix))
-    if ts[1] is not None:
-        terms.append(_kron(a, ts[1], matrix))
-    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
-
-
-defop("kron", _kron, vjp=_kron_vjp, jvp=_kron_jvp, nin=2, kind="array", inputs=("a", "b"),
+defop("kron", _kron, vjp=_kron_vjp, jvp="bilinear", nin=2, kind="array", inputs=("a", "b"),
       prepare=_kron_prepare, batch=elementwise, group=LINEAR_ALGEBRA,
       help="the Kronecker product of two vectors or two matrices")
 
@@ -127,19 +116,10 @@ def _cross_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     return tensors, params
 
 
-def _cross_jvp(ts: list[Any], out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    terms = []
-    if ts[0] is not None:
-        terms.append(np.cross(ts[0], b))
-    if ts[1] is not None:
-        terms.append(np.cross(a, ts[1]))
-    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
-
-
 # <g, da x b> = <b x g, da> and <g, a x db> = <g x a, db>
 defop("cross", lambda a, b: np.cross(a, b),
       vjp=(lambda g, out, a, b: fn.cross(b, g), lambda g, out, a, b: fn.cross(g, a)),
-      jvp=_cross_jvp, nin=2, kind="array", inputs=("a", "b"), core="(n),(n)->(n)",
+      jvp="bilinear", nin=2, kind="array", inputs=("a", "b"), core="(n),(n)->(n)",
       prepare=_cross_prepare, group=LINEAR_ALGEBRA, help="the cross product of 3-vectors")
 
 
@@ -165,13 +145,13 @@ def _cumsum_vjp(g: Tensor, out: Tensor, x: Tensor, axis: int) -> Tensor:
 
 
 defop("cumsum", np.cumsum, vjp=(_cumsum_vjp,),
-      jvp=lambda ts, out, x, axis: np.cumsum(ts[0], axis=axis + 1),
+      jvp="linear",
       params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
       prepare=lambda ts, p: _one_axis(ts, p, "cumsum"), method=True, group=LINEAR_ALGEBRA,
       help="running sums along axis")
 defop("cumprod", np.cumprod,
       vjp=(lambda g, out, x, axis: _cumsum_vjp(g * out, out, x, axis) / x,),
-      jvp=lambda ts, out, x, axis: out * np.cumsum(ts[0] / x, axis=axis + 1),
+      jvp=lambda ts, out, x, axis: out * fn.cumsum(ts[0] / x, axis=axis),
       params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
       prepare=lambda ts, p: _one_axis(ts, p, "cumprod"), method=True, group=LINEAR_ALGEBRA,
       help="running products along axis",

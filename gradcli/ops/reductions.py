@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import axis_rule
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError
-from gradcli.ops._batching import axis_rule
 from gradcli.ops._define import canonical_axes, defop, expand, fn, reduction
 
 
@@ -220,10 +220,9 @@ def _prod_others_vjp(g: Tensor, out: Tensor, x: Tensor, axis: Any) -> Tensor:
     return (total - g * out) / x
 
 
-def _prod_others_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, axis: Any) -> np.ndarray:
+def _prod_others_jvp(ts: list[Any], out: Tensor, x: Tensor, axis: Any) -> Tensor:
     ratio = ts[0] / x
-    return out * (np.sum(ratio, axis=tuple(a + 1 for a in (axis or range(x.ndim))),
-                         keepdims=True) - ratio)
+    return out * (fn.sum(ratio, axis=axis, keepdims=True) - ratio)
 
 
 defop("prod_others", _prod_others, vjp=(_prod_others_vjp,), jvp=_prod_others_jvp,

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.batching import elementwise
 from gradcli.engine.tensor import Tensor
-from gradcli.ops._batching import elementwise
-from gradcli.ops._define import binary, defop, evaluate, fn, linear_jvp, unary
+from gradcli.ops._define import binary, defop, evaluate, fn, unary
 
 SPECIAL = "special functions"
 HALF_SQRT_PI = 0.5 * math.sqrt(math.pi)
@@ -73,7 +73,7 @@ def _polygamma_dx(n: Tensor, x: Tensor) -> Tensor:
 # n is an order, not a variable: it gets no gradient (like where's condition)
 defop("polygamma", _polygamma,
       vjp=(lambda g, out, n, x: None, lambda g, out, n, x: g * _polygamma_dx(n, x)),
-      jvp=linear_jvp(lambda out, n, x: [None, evaluate(_polygamma_dx, n, x)]),
+      jvp=None,
       linear=lambda out, n, x: [None, evaluate(_polygamma_dx, n, x)],
       nin=2, kind="binary", broadcasting=True, inputs=("n", "x"), group=SPECIAL,
       batch=elementwise,
@@ -153,7 +153,7 @@ def _sinc_next(x: Tensor, order: int) -> Tensor:
 
 defop("sinc_derivative", _sinc_derivative,
       vjp=(lambda g, out, x, order: g * _sinc_next(x, order),),
-      jvp=linear_jvp(lambda out, x, order: [evaluate(lambda t: _sinc_next(t, order), x)]),
+      jvp=None,
       linear=lambda out, x, order: [evaluate(lambda t: _sinc_next(t, order), x)],
       params=(("order", 1),), kind="elementwise", public=False, group=SPECIAL,
       batch=elementwise,

@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.leading import pad_leading
+from gradcli.engine.batching import elementwise, pad_leading
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import IndexingError, ShapeError
-from gradcli.ops._batching import elementwise
 from gradcli.ops._define import as_int, defop, fn
 
 _BATCH = slice(None)
@@ -26,15 +25,6 @@ def _sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
     reduced = np.sum(x, axis=axes, keepdims=True) if axes else x
     return reduced.reshape(shape)
-
-
-def _batched_sum_to(t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    body = t.shape[1:]
-    lead = len(body) - len(shape)
-    axes = tuple(range(1, lead + 1)) + tuple(
-        i + lead + 1 for i, s in enumerate(shape) if s == 1 and body[i + lead] != 1)
-    reduced = np.sum(t, axis=axes, keepdims=True) if axes else t
-    return reduced.reshape((t.shape[0], *shape))
 
 
 def _sum_to_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
@@ -49,17 +39,9 @@ def _sum_to_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...
 
 defop("sum_to", _sum_to, batch=_sum_to_batch,
       vjp=(lambda g, out, x, shape: fn.broadcast_to(g, x.shape),),
-      jvp=lambda ts, out, x, shape: _batched_sum_to(ts[0], shape),
+      jvp="linear",
       params=(("shape", ()),), kind="structural", public=False,
       help="sum a broadcast result back to a shape (the VJP of broadcasting)")
-
-
-def _broadcast_jvp(ts: list[Any], out: np.ndarray, x: np.ndarray, shape: tuple[int, ...]
-                   ) -> np.ndarray:
-    t = ts[0]
-    missing = len(shape) - x.ndim
-    t = t.reshape((t.shape[0],) + (1,) * missing + t.shape[1:])
-    return np.broadcast_to(t, (t.shape[0], *shape))
 
 
 def _broadcast_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
@@ -71,7 +53,7 @@ def _broadcast_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, 
 
 defop("broadcast_to", np.broadcast_to, batch=_broadcast_batch,
       vjp=(lambda g, out, x, shape: fn.sum_to(g, x.shape),),
-      jvp=_broadcast_jvp, params=(("shape", ()),), kind="structural", public=False,
+      jvp="linear", params=(("shape", ()),), kind="structural", public=False,
       moves=lambda shape: lambda a: np.broadcast_to(a, shape),
       help="repeat x along new or length-1 axes to reach shape")
 
@@ -97,7 +79,7 @@ def _reshape_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ..
 
 defop("reshape", np.reshape, batch=_reshape_batch,
       vjp=(lambda g, out, x, shape: fn.reshape(g, x.shape),),
-      jvp=lambda ts, out, x, shape: ts[0].reshape((ts[0].shape[0], *out.shape)),
+      jvp="linear",
       params=(("shape", ()),), kind="array", method=False, prepare=_reshape_prepare,
       moves=lambda shape: lambda a: np.reshape(a, shape),
       help="the same elements in a new shape (one entry may be -1)")
@@ -124,12 +106,12 @@ def _transpose_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, 
 
 defop("transpose", np.transpose, batch=_transpose_batch,
       vjp=(lambda g, out, x, axes: fn.transpose(g, axes=tuple(np.argsort(axes).tolist())),),
-      jvp=lambda ts, out, x, axes: np.transpose(ts[0], (0, *(a + 1 for a in axes))),
+      jvp="linear",
       params=(("axes", None),), kind="array", prepare=_transpose_prepare,
       moves=lambda axes: lambda a: np.transpose(a, axes),
       help="reverse (or permute, with axes) the axes; for a matrix, its transpose")
 
-defop("clone", np.copy, batch=elementwise, vjp=(lambda g, out, x: g,), jvp=lambda ts, out, x: ts[0],
+defop("clone", np.copy, batch=elementwise, vjp=(lambda g, out, x: g,), jvp="linear",
       kind="structural", method=True, help="a copy that stays in the graph",
       moves=lambda: lambda a: a)
 
@@ -184,18 +166,6 @@ def _scatter_move(shape: tuple[int, ...], index: tuple[Any, ...]) -> Any:
     return move
 
 
-def _scatter_add_jvp(ts: list[Any], out: np.ndarray, g: np.ndarray, shape: tuple[int, ...],
-                     index: tuple[Any, ...]) -> np.ndarray:
-    t = ts[0]
-    result = np.zeros((t.shape[0], *shape))
-    batched = (_BATCH, *index)
-    if _is_basic(index):
-        result[batched] += t
-    else:
-        np.add.at(result, batched, t)
-    return result
-
-
 def _scatter_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
                    params: dict[str, Any]) -> Tensor:
     (g,) = tensors
@@ -205,7 +175,7 @@ def _scatter_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ..
 
 defop("scatter_add", _scatter_add, batch=_scatter_batch,
       vjp=(lambda g, out, x, shape, index: fn.getitem(g, index),),
-      jvp=_scatter_add_jvp, params=(("shape", ()), ("index", ())), kind="structural",
+      jvp="linear", params=(("shape", ()), ("index", ())), kind="structural",
       moves=lambda shape, index: _scatter_move(shape, index) if _is_basic(index) else None,
       scalar=lambda g, shape, index: _scatter_add(g, shape, index, dtype=object),
       public=False, help="zeros of a shape with x added at an index (the VJP of indexing)")
@@ -225,7 +195,7 @@ def _getitem_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ..
 GETITEM = defop(
     "getitem", lambda x, index: x[index], batch=_getitem_batch,
     vjp=(lambda g, out, x, index: fn.scatter_add(g, x.shape, index),),
-    jvp=lambda ts, out, x, index: ts[0][(_BATCH, *index)],
+    jvp="linear",
     params=(("index", ()),), kind="structural", public=False, backward="IndexBackward0",
     printed="{0}[{index}]",
     moves=lambda index: lambda a: a[index],

@@ -1,4 +1,9 @@
-"""Batch rules: how each op runs on many points at once (JAX's `vmap_rules[p]`).
+"""Batch rules: how each op runs on many points, or many directions, at once.
+
+This is JAX's `vmap_rules[p]`, kept in the engine because the engine itself
+lifts code over a batch axis: the language's interpreter lifts a program over
+a points axis, and forward mode lifts each op's JVP (Tensor code for *one*
+tangent) over a directions axis (`lifted`, below). Both use the same rules.
 
 A batched value carries its points on a leading axis; an unbatched one (a
 constant, a shared binding) is the same at every point. When an op meets at
@@ -29,12 +34,31 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.leading import pad_leading, shift_axes
 from gradcli.engine.op import OpDef
 from gradcli.engine.tensor import Tensor, apply
 
 #: (op, tensors, batched flags, point-level params) -> the batched result
 BatchRule = Callable[[OpDef, tuple[Tensor, ...], tuple[bool, ...], dict[str, Any]], Tensor]
+
+
+def pad_leading(value: Tensor, item_ndim: int) -> Tensor:
+    """`value` (batch axis first) reshaped so its per-item part has `item_ndim` axes.
+
+    numpy broadcasts from the right, so the length-1 axes go right after the
+    batch axis, lining per-item axes up with per-item axes."""
+    shape = value.shape
+    missing = item_ndim - (len(shape) - 1)
+    if missing <= 0:
+        return value
+    return apply(_lookup("reshape"), (value,),
+                 {"shape": (shape[0],) + (1,) * missing + tuple(shape[1:])})
+
+
+def shift_axes(axes: Any, item_ndim: int) -> tuple[int, ...]:
+    """Canonical per-item axes (a tuple of non-negative ints, or None for all) -> batched."""
+    if axes is None:
+        return tuple(range(1, item_ndim + 1))
+    return tuple(a + 1 for a in axes)
 
 
 def item_ndim(t: Tensor, batched: bool) -> int:
