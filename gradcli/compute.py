@@ -194,10 +194,19 @@ def _unique(tensors: list[Tensor]) -> list[Tensor]:
     return out
 
 
-def functions() -> FunctionsResult:
-    from gradcli.language.builder import language_functions
+def functions(name: str | None = None) -> FunctionsResult:
+    """Every function of the language, or the one called `name` (by name or alias)."""
+    from gradcli.language.builder import language_functions, suggest
 
-    ops = {op.name: op for op in language_functions().values()}.values()  # aliases once
+    table = language_functions()
+    if name is not None:
+        if name not in table:
+            near = suggest(name, list(table))
+            raise ArgumentError(f"there is no function called {name!r}",
+                                hint=f"did you mean {' or '.join(near)}?" if near else
+                                "'gradcli functions' lists them all")
+        table = {name: table[name]}
+    ops = {op.name: op for op in table.values()}.values()  # aliases once
     rows = [FunctionRow(op.name, op.signature, op.kind, op.domain, op.help, op.note,
                         op.group, op.aliases)
             for op in sorted(ops, key=lambda o: (o.group, o.name))]

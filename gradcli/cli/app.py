@@ -135,6 +135,10 @@ def _callback(command: Command) -> Callable[..., int]:
             parameters.append(inspect.Parameter(
                 argument.field, inspect.Parameter.KEYWORD_ONLY, default=None,
                 annotation=Annotated[list[str] | None, info]))
+        elif argument.optional:
+            parameters.append(inspect.Parameter(
+                argument.field, inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[str | None, info]))
         else:
             parameters.append(inspect.Parameter(
                 argument.field, inspect.Parameter.KEYWORD_ONLY,

@@ -129,6 +129,8 @@ class Session:
         self.json_errors = json_errors
         #: the text an error's span points into (the expression, once read)
         self.source: str | None = None
+        #: the result object the command rendered, for a caller that keeps it (the prompt)
+        self.result: Any = None
 
 
 def error_object(error: GradcliError) -> dict[str, Any]:

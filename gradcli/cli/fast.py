@@ -65,6 +65,8 @@ def parse_argv(argv: list[str]) -> Invocation | None:
                 return None
         elif positional:
             arguments[argument.field] = positional.pop(0)
+        elif argument.optional:
+            arguments[argument.field] = ""
         else:
             return None
     if positional:

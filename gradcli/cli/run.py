@@ -29,6 +29,13 @@ from gradcli.errors import (
 def execute(invocation: Invocation, out: TextIO | None = None, err: TextIO | None = None
             ) -> int:
     """Run one parsed command line and return its exit code; nothing escapes."""
+    return execute_keeping(invocation, out, err)[0]
+
+
+def execute_keeping(invocation: Invocation, out: TextIO | None = None,
+                    err: TextIO | None = None) -> tuple[int, Any]:
+    """`execute`, also giving back the result object the command rendered (None if
+    it rendered none: an error, a batch over points): `gradcli repl` keeps it as `ans`."""
     err = err or sys.stderr
     session = Session(out if out is not None else sys.stdout, err,
                       json_errors=invocation.value("format") in JSON_FORMATS)
@@ -39,7 +46,8 @@ def execute(invocation: Invocation, out: TextIO | None = None, err: TextIO | Non
         code: int = runner(invocation, values, session)
         return code
 
-    return guard(body, session, what=f"gradcli {invocation.command.name}")
+    code = guard(body, session, what=f"gradcli {invocation.command.name}")
+    return code, session.result
 
 
 def checked_values(invocation: Invocation) -> dict[str, Any]:
@@ -163,7 +171,7 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
     if command.name == "graph":
         library["picture"] = format in GRAPH_FORMATS or values["render"] is not None
     assert command.call is not None
-    result = resolve(command.call)(text, at, **library)
+    result = session.result = resolve(command.call)(text, at, **library)
     if values.get("render"):
         _render_file(result, values["render"], session.err)
         return EXIT_OK
@@ -280,7 +288,8 @@ def _render_file(result: Any, path: str, err: TextIO) -> None:
 # -- functions and plot ---------------------------------------------------------------------
 def run_functions(invocation: Invocation, values: dict[str, Any], session: Session) -> int:
     assert invocation.command.call is not None
-    render(resolve(invocation.command.call)(), values["format"], None, session.out)
+    result = resolve(invocation.command.call)(invocation.arguments.get("name") or None)
+    render(result, values["format"], None, session.out)
     return EXIT_OK
 
 

@@ -31,14 +31,27 @@ def _signals() -> dict[int, str]:
             if hasattr(_os_signals, name)}
 
 
+#: the signals `install` took over (not those the parent process had ignored)
+_TAKEN: set[int] = set()
+
+
 def install() -> None:
     for signum in _signals():
         try:
             if _os_signals.getsignal(signum) == _os_signals.SIG_IGN:
                 continue
             _os_signals.signal(signum, _raise)
+            _TAKEN.add(signum)
         except (OSError, ValueError):  # not the main thread: leave Python's defaults
             pass
+
+
+def rearm() -> None:
+    """Take the signals again after one stopped a command: `gradcli repl` goes on
+    after Ctrl-C, and the next command must be stoppable the same way."""
+    for signum in _TAKEN:
+        with contextlib.suppress(OSError, ValueError):
+            _os_signals.signal(signum, _raise)
 
 
 def _raise(signum: int, frame: FrameType | None) -> Any:

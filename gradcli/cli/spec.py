@@ -104,13 +104,16 @@ class Option:
 class Argument:
     """A positional argument: the expression, its NAME=VALUE bindings, or a job file."""
 
-    __slots__ = ("field", "help", "metavar", "repeat")
+    __slots__ = ("field", "help", "metavar", "optional", "repeat")
 
-    def __init__(self, field: str, metavar: str, help: str, repeat: bool = False):
+    def __init__(self, field: str, metavar: str, help: str, repeat: bool = False,
+                 optional: bool = False):
         self.field = field
         self.metavar = metavar
         self.help = help
         self.repeat = repeat
+        #: a single argument that may be left out (it is then "")
+        self.optional = optional
 
 
 class Command:
@@ -421,9 +424,35 @@ Examples:
 
     gradcli functions
 
+    gradcli functions sin
+
     gradcli functions --format json""",
-        arguments=(), options=(FORMAT,),
+        arguments=(Argument("name", "[NAME]", "Show only this function (or an alias of it).",
+                            optional=True),),
+        options=(FORMAT,),
         runner="gradcli.cli.run:run_functions", call="gradcli.compute:functions"),
+    Command(
+        "repl",
+        summary="An interactive prompt: bind values and expressions, then run any command.",
+        help="""At the prompt a line is a command as in the shell, without 'gradcli' and without
+quotes (grad (x+1)*(x+2) x=2), a binding (x = 2, f = (x+1)*(x+2)), or a bare expression to
+evaluate. 'help' lists the rest: ans, vars, help NAME, :format json. History is kept between
+runs; Tab completes functions, variables, commands and options; Ctrl-R searches the history.
+Ctrl-C cancels the line or the running command, Ctrl-D leaves. With standard input not a
+terminal, lines are read from it without a prompt.
+
+Examples:
+
+    gradcli repl
+
+    printf 'x = 2\\ngrad x^2\\n' | gradcli repl""",
+        arguments=(),
+        options=(FORMAT.but(help="The view every command starts with: table, json or csv "
+                                 "(:format changes it)."),
+                 Option("--history", metavar="FILE",
+                        help="Keep the history in FILE (default: gradcli's folder in the "
+                             "platform's state directory).")),
+        runner="gradcli.cli.repl:run_repl"),
 )
 
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
