@@ -346,3 +346,55 @@ def test_latex_compiles_with_a_real_latex_where_one_is_installed(tmp_path):
                            "formulas.tex"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+# -- issue 19: readable formulas; issue 23: diff of matrices built from variables, depth -------
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("x^pi", {"x": "pi*x^(pi - 1)"}),
+    ("x^e", {"x": "e*x^(e - 1)"}),
+    ("log(x, 5)", {"x": "1/(x*log(5))"}),
+    ("log10(x)", {"x": "1/(x*log(10))"}),
+    ("erf(x)", {"x": "2*exp(-x^2)/sqrt(pi)"}),
+    ("sin(pi*x)", {"x": "pi*cos(pi*x)"}),
+    ("abs(2*pi*x*a)", {"x": "2*pi*a*sign(a*x)", "a": "2*pi*x*sign(a*x)"}),
+    ("abs(-3*x)", {"x": "3*sign(x)"}),
+])
+def test_named_constants_stay_named_and_constant_factors_leave_abs_and_sign(expression,
+                                                                            expected):
+    assert texts(diff(expression)) == expected
+
+
+@pytest.mark.parametrize(("expression", "point", "expected"), [
+    # d det / dA = det(A) inv(A)^T, summed over the entries each variable fills
+    ("det([[x, y],[1, x]])", {"x": 1.5, "y": -0.5}, {"x": 3.0, "y": -1.0}),
+    ("det([[x, 0],[0, x]])", {"x": 2.0}, {"x": 4.0}),
+    # sum(inv(A)) for A = [[x, y], [1, x]]: closed form (2x - y - 1)/(x^2 - y)
+    ("sum(inv([[x, y],[1, x]]))", {"x": 2.0, "y": 1.0}, None),
+    ("sum(solve([[x, 1],[1, 2]], [1, y]))", {"x": 3.0, "y": 2.0}, None),
+    ("prod(a)", {"a": [2.0, 0.0, 3.0]}, {"a": [0.0, 6.0, 0.0]}),
+])
+def test_diff_of_matrix_functions_and_of_a_product_with_a_zero(expression, point, expected):
+    result = diff(expression, point)
+    engine = compute.gradient(expression, point)
+    for name, formula in result.formulas.items():
+        assert_close(evaluate(formula.text, point), engine.gradient[name])
+        if expected is not None:
+            assert_close(evaluate(formula.text, point), expected[name])
+    if expression.startswith("sum(inv"):
+        x, y = point["x"], point["y"]
+        f = lambda x, y: (2 * x - y - 1) / (x * x - y)
+        h = 1e-6
+        assert_close(result.values["x"], (f(x + h, y) - f(x - h, y)) / (2 * h), rtol=1e-8)
+    if expression.startswith("prod"):
+        assert result.formulas["a"].text == "[a[1]*a[2], a[0]*a[2], a[1]*a[0]]"
+
+
+def test_diff_of_a_100k_deep_nesting_is_written_in_steps():
+    depth = 100_000
+    result = diff("y*" + "sin(" * depth + "x" + ")" * depth, wrt=["y"])
+    text = result.formulas["y"].text
+    assert max(len(part) for part in text.split("; ")) < 2000
+    value = 0.3
+    for _ in range(depth):
+        value = math.sin(value)
+    assert_close(evaluate(text, {"x": 0.3, "y": 1.0}), value)

@@ -21,6 +21,10 @@ import hashlib
 from typing import Any
 
 NUM, VAR, SUM, PRODUCT, CALL = "num", "var", "sum", "product", "call"
+#: the constants the language names, kept by name in formulas (gradcli.formula.simplify)
+SYMBOL_NAMES = ("pi", "e")
+#: the longest ordering name a node keeps
+NAME_HINT = 40
 
 
 class Expr:
@@ -43,8 +47,10 @@ class Expr:
         #: for ordering: the name a person reads first, and the polynomial degree
         self.name, self.degree = _order_hints(kind, value, args, exps)
         #: the orders of factor_order and term_order, worked out once
-        self.factor_key = ({VAR: 0, CALL: 1, PRODUCT: 1, SUM: 2, NUM: 3}[kind], self.name,
-                           self.hash)
+        # named constants (pi) lead a product, as numbers do: 2*pi*x
+        rank = -1 if kind == VAR and value in SYMBOL_NAMES and not shape else \
+            {VAR: 0, CALL: 1, PRODUCT: 1, SUM: 2, NUM: 3}[kind]
+        self.factor_key = (rank, self.name, self.hash)
         self.term_key = (-self.degree, self.name, self.hash)
 
     @property
@@ -71,7 +77,8 @@ def _order_hints(kind: str, value: Any, args: tuple[Expr, ...], exps: tuple[Any,
     if kind == VAR:
         return str(value), 1.0
     if kind == CALL:
-        return (args[0].name if args else "") + "~" + str(value[0]), 0.0
+        # cut short: a name only orders terms, and a deep nesting must not copy it per level
+        return ((args[0].name if args else "") + "~" + str(value[0]))[:NAME_HINT], 0.0
     if kind == PRODUCT:
         degree = 0.0
         for base, exponent in zip(args, exps, strict=True):

@@ -29,6 +29,9 @@ INFIX_LEVEL = {"+": SUMS, "-": SUMS, "*": PRODUCTS, "/": PRODUCTS, "@": PRODUCTS
                "!=": COMPARE}
 #: a repeated sub-expression is named as a step once its text is longer than this
 STEP_MIN_LENGTH = 7
+#: a sub-expression whose text is longer than this is a named step even when used once:
+#: the text of a deep nesting is then written in pieces, in time linear in its depth
+STEP_MAX_LENGTH = 1000
 #: names the language reserves (constants) besides the functions and variables
 CONSTANT_NAMES = {"pi", "e", "inf", "nan"}
 
@@ -87,6 +90,21 @@ def use_counts(root: Expr) -> tuple[list[Expr], dict[Expr, int]]:
     return order, counts
 
 
+def inlined_products(order: list[Expr], counts: dict[Expr, int]) -> set[Expr]:
+    """Products written inside the one product that has them as a factor: used once,
+    with coefficient 1 and no denominator, so their factors join the outer ones."""
+    inlined: set[Expr] = set()
+    for node in order:
+        if node.kind != PRODUCT:
+            continue
+        for base, exponent in zip(node.args, node.exps, strict=True):
+            if (exponent.kind == NUM and exponent.value == 1.0 and base.kind == PRODUCT
+                    and counts[base] == 1 and base.value == 1.0
+                    and not any(e.kind == NUM and e.value < 0 for e in base.exps)):
+                inlined.add(base)
+    return inlined
+
+
 def children(node: Expr) -> list[Expr]:
     return [*node.args, *(e for e in node.exps if isinstance(e, Expr))]
 
@@ -113,11 +131,15 @@ class TextWriter:
         names = step_names(self.reserved)
         pieces: dict[Expr, Piece] = {}
         self.named: set[Expr] = set()
+        self.inlined = inlined_products(order, counts)
         steps: list[tuple[str, str]] = []
         for node in order:
+            if node in self.inlined:
+                continue  # written as part of the one product it is a factor of
             text, level = self.piece(node, pieces)
-            if (node is not root and counts[node] > 1 and node.kind in (SUM, PRODUCT, CALL)
-                    and len(text) > self.step_min_length and level != COMPARE):
+            if (node is not root and node.kind in (SUM, PRODUCT, CALL) and level != COMPARE
+                    and ((counts[node] > 1 and len(text) > self.step_min_length)
+                         or len(text) > STEP_MAX_LENGTH)):
                 name = next(names)
                 steps.append((name, text))
                 pieces[node] = (self.name(name), ATOM)
@@ -137,7 +159,7 @@ class TextWriter:
         if node.kind == SUM:
             return self.sum(node, pieces)
         if node.kind == PRODUCT:
-            return self.signed_product(node.value, node.args, node.exps, pieces)
+            return self.signed_product(node.value, *self.factors(node), pieces)
         return self.call(node, pieces)
 
     # -- numbers and names ------------------------------------------------------------------
@@ -180,7 +202,7 @@ class TextWriter:
         parts: list[tuple[bool, str]] = []
         for u, c in zip(node.args, node.exps, strict=True):
             if u.kind == PRODUCT and u not in self.named:
-                text, _ = self.product(abs(c) * u.value, u.args, u.exps, pieces)
+                text, _ = self.product(abs(c) * u.value, *self.factors(u), pieces)
             else:
                 text, _ = self.product(abs(c), (u,), (None,), pieces)
             parts.append((c < 0, text))
@@ -194,6 +216,26 @@ class TextWriter:
         for negative, text in parts[1:]:
             out.append((" - " if negative else " + ") + text)
         return "".join(out), SUMS
+
+    def factors(self, node: Expr) -> tuple[tuple[Expr, ...], tuple[Any, ...]]:
+        """A product's bases and exponents, with the long products inside it spread out
+        (the simplifier keeps a long product as one factor; the text needs no parentheses)."""
+        if not any(b in self.inlined for b in node.args):
+            return node.args, node.exps
+        bases: list[Expr] = []
+        exps: list[Any] = []
+        stack = [(node.args, node.exps, 0)]
+        while stack:
+            args, powers, k = stack.pop()
+            if k == len(args):
+                continue
+            stack.append((args, powers, k + 1))
+            if args[k] in self.inlined:
+                stack.append((args[k].args, args[k].exps, 0))
+            else:
+                bases.append(args[k])
+                exps.append(powers[k])
+        return tuple(bases), tuple(exps)
 
     def signed_product(self, coef: float, bases: tuple[Expr, ...], exps: tuple[Any, ...],
                        pieces: dict[Expr, Piece]) -> Piece:

@@ -97,7 +97,7 @@ class Reader:
                                "cannot write")
         first = a.reshape(-1)[0]
         if np.array_equal(a, np.full(a.shape, first), equal_nan=True):
-            return self.algebra.num(float(first))
+            return self.algebra.symbol(float(first)) or self.algebra.num(float(first))
         if a.size > LITERAL_LIMIT:
             raise FormulaError(f"the derivative holds a constant array of {a.size} elements, "
                                "too many to write out in a formula")
@@ -105,7 +105,7 @@ class Reader:
 
     def _array_literal(self, a: np.ndarray) -> Expr:
         if a.ndim == 0:
-            return self.algebra.num(float(a))
+            return self.algebra.symbol(float(a)) or self.algebra.num(float(a))
         rows = [self._array_literal(row) for row in a]
         return self.algebra.literal(rows, a.shape)
 
@@ -239,7 +239,7 @@ class Reader:
 
     def getitem(self, op: OpDef, args: list[Expr], inputs: tuple[np.ndarray, ...],
                 params: dict[str, Any], out: np.ndarray) -> Expr:
-        e, index = args[0], params["index"]
+        e, index = args[0], _without_ellipsis(params["index"], inputs[0].ndim)
         if e.shape == () and inputs[0].shape != ():
             return e  # an element of a broadcast value is the value
         if all(isinstance(i, int) for i in index):
@@ -270,13 +270,51 @@ class Reader:
                     return None
                 if node.shape != shape:
                     raise _NoPushdown
-                return self.algebra.raw_call("getitem", (("index", index),), (node,), ())
+                return self._getitem(node, index, shape)
 
             try:
                 return rebuild(self.algebra, e, leaf)
             except _NoPushdown:
                 return None
         return None
+
+    def _getitem(self, node: Expr, index: tuple[int, ...], shape: tuple[int, ...]) -> Expr:
+        """node[index] for whole-number indices (fewer than the axes leave a row); an
+        index into an element pick joins it: b[1][0] is b[1, 0]."""
+        if node.kind == CALL and node.value[0] == "getitem":
+            inner = dict(node.value[1])["index"]
+            if all(isinstance(i, int) for i in inner):
+                index = (*inner, *index)
+                node = node.args[0]
+                shape = node.shape
+        return self.algebra.raw_call("getitem", (("index", index),), (node,),
+                                     shape[len(index):])
+
+    def prod_others(self, op: OpDef, args: list[Expr], inputs: tuple[np.ndarray, ...],
+                    params: dict[str, Any], out: np.ndarray) -> Expr:
+        """prod's derivative, the product of the other elements: written out element by
+        element, as a person writes it ([a[1]*a[2], a[0]*a[2], a[0]*a[1]]); exact at zeros."""
+        shape = inputs[0].shape
+        axis = params.get("axis")
+        if (axis is not None and tuple(axis) != tuple(range(len(shape)))) or \
+                math.prod(shape) > LITERAL_LIMIT:
+            raise FormulaError("the derivative of a product along some axes, or of more than "
+                               f"{LITERAL_LIMIT} elements, cannot be written out",
+                               hint="take prod over all elements of a small array")
+        algebra = self.algebra
+        positions = list(np.ndindex(*shape))
+        elements = [self._pick(args[0], position, shape) for position in positions]
+        flat = [algebra.mul(*(e for j, e in enumerate(elements) if j != k))
+                for k in range(len(elements))]
+        return _nested_literal(algebra, flat, shape)
+
+    def _pick(self, e: Expr, position: tuple[int, ...], shape: tuple[int, ...]) -> Expr:
+        if e.shape == ():
+            return e
+        picked = self._element(e, position, shape)
+        if picked is not None:
+            return picked
+        return self._getitem(self.algebra.fit(e, shape), position, shape)
 
     def scatter_add(self, op: OpDef, args: list[Expr], inputs: tuple[np.ndarray, ...],
                     params: dict[str, Any], out: np.ndarray) -> Expr:
@@ -297,6 +335,16 @@ class Reader:
                                                                          strict=True)), shape))
         flat[position] = args[0]
         return _nested_literal(algebra, flat, shape)
+
+
+def _without_ellipsis(index: Any, ndim: int) -> Any:
+    """x[..., 0] as x[:, 0]: the axes an ellipsis stands for, written out (a formula's
+    language has slices but no ellipsis)."""
+    if not isinstance(index, tuple) or not any(i is Ellipsis for i in index):
+        return index
+    at = next(k for k, i in enumerate(index) if i is Ellipsis)
+    spelled = sum(1 for i in index if i is not None and i is not Ellipsis)
+    return (*index[:at], *[slice(None)] * (ndim - spelled), *index[at + 1:])
 
 
 def _is_literal(e: Expr) -> bool:
@@ -328,5 +376,5 @@ HANDLERS: dict[str, Handler] = {
     "neg": Reader.neg, "pow": Reader.pow, "square": Reader.square,
     "broadcast_to": Reader.same_values, "clone": Reader.same_values,
     "reshape": Reader.reshape, "sum_to": Reader.sum_to, "getitem": Reader.getitem,
-    "scatter_add": Reader.scatter_add,
+    "scatter_add": Reader.scatter_add, "prod_others": Reader.prod_others,
 }

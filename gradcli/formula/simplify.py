@@ -36,6 +36,10 @@ from gradcli.formula.expr import CALL, NUM, PRODUCT, SUM, VAR, Expr, factor_orde
 
 #: a sum of coefficients this close to zero, relative to the parts, is zero (rounding)
 CANCEL_TOLERANCE = 8 * np.finfo(np.float64).eps
+#: constants the language names, written by name (pi*x^(pi - 1), not 3.14159...*x^2.14159...)
+SYMBOLS = {"pi": math.pi, "e": math.e}
+#: a product with more factors than this is a single factor of a product it joins
+FLATTEN_LIMIT = 16
 
 
 def broadcast(shapes: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
@@ -75,6 +79,17 @@ class Algebra:
     def var(self, name: str, shape: tuple[int, ...] = ()) -> Expr:
         return self._intern(VAR, name, (), (), shape)
 
+    def symbol(self, value: float) -> Expr | None:
+        """The named form of a number that is exactly one (pi, pi - 1, 1/log(5),
+        2/sqrt(pi)); None for any other number."""
+        if not math.isfinite(value) or value.is_integer():
+            return None
+        make = _named_values().get(value)
+        return None if make is None else make(self)
+
+    def named_constant(self, name: str) -> Expr:
+        return self._intern(VAR, name, (), (), ())
+
     def call(self, op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...],
              shape: tuple[int, ...]) -> Expr:
         """op(args), folded to a number when every argument is one and the number is as
@@ -82,7 +97,30 @@ class Algebra:
         value = _folded_call(op, params, args)
         if value is not None and (short_number(value) or len(args) > 1):
             return self.num(value)
+        if op in ("abs", "sign") and not params and args[0].kind == PRODUCT:
+            split = self._constant_factors(args[0])
+            if split is not None:
+                # abs(2*pi*x) = 2*pi*abs(x), sign(-2*pi*x) = -sign(x)
+                coefficient, symbols, rest = split
+                inner = self.raw_call(op, params, (rest,), shape)
+                if op == "sign":
+                    return self.mul(self.num(math.copysign(1.0, coefficient)), inner)
+                return self.mul(self.num(abs(coefficient)), symbols, inner)
         return self.raw_call(op, params, args, shape)
+
+    def _constant_factors(self, e: Expr) -> tuple[float, Expr, Expr] | None:
+        """A product as its coefficient, its named constants (pi, with number powers:
+        positive) and the rest, when there is a constant part and a rest."""
+        constant = [k for k, (b, x) in enumerate(zip(e.args, e.exps, strict=True))
+                    if is_symbol(b) and x.kind == NUM]
+        if e.value == 1.0 and not constant:
+            return None
+        rest = [self.power(b, x) for k, (b, x) in enumerate(zip(e.args, e.exps, strict=True))
+                if k not in constant]
+        if not rest:
+            return None
+        symbols = self.mul(*(self.power(e.args[k], e.exps[k]) for k in constant))
+        return float(e.value), symbols, self.mul(*rest)
 
     def raw_call(self, op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...],
                  shape: tuple[int, ...]) -> Expr:
@@ -211,6 +249,12 @@ class Algebra:
         for f in factors:
             if f.kind == NUM:
                 coef *= f.value
+            elif f.kind == PRODUCT and len(f.args) > FLATTEN_LIMIT:
+                # a long product joins as one factor: a chain of n factors built one at
+                # a time costs n, not n^2 (a 100,000-deep sin(sin(...)) has one)
+                coef *= f.value
+                self._accumulate(bases, self._intern(PRODUCT, 1.0, f.args, f.exps, f.shape),
+                                 self.one)
             elif f.kind == PRODUCT:
                 coef *= f.value
                 for b, e in zip(f.args, f.exps, strict=True):
@@ -303,21 +347,91 @@ class Algebra:
 
 def _folded_call(op: str, params: tuple[tuple[str, Any], ...], args: tuple[Expr, ...]
                  ) -> float | None:
-    """The number op(args) is, when every argument is a number and op is elementwise."""
+    """The number op(args) is, when every argument is a number (or pi, e) and op is
+    elementwise."""
     definition = OPS.get(op)
-    if (definition is None or not args or any(a.kind != NUM for a in args)
+    if (definition is None or not args
             or definition.kind not in ("elementwise", "binary") or not definition.public):
+        return None
+    values = [_number_or_symbol(a) for a in args]
+    if any(v is None for v in values):
         return None
     with np.errstate(all="ignore"):
         return float(np.asarray(definition.forward(
-            *(np.array(a.value) for a in args), **dict(params))))
+            *(np.array(v) for v in values), **{**dict(definition.params), **dict(params)})))
+
+
+def _named_numbers() -> list[Callable[[Algebra], Expr]]:
+    """Numbers the ops' rules compute from named constants, and their names: the value
+    of each is the float those rules get (pi - 1.0, 1/math.log(5), 2/math.sqrt(pi))."""
+    def shifted(name: str, k: float) -> Callable[[Algebra], Expr]:
+        return lambda a: a.add(a.named_constant(name), a.num(k))
+
+    def scaled(name: str, k: float) -> Callable[[Algebra], Expr]:
+        return lambda a: a.mul(a.named_constant(name), a.num(k))
+
+    def logarithm(n: int, power: float) -> Callable[[Algebra], Expr]:
+        return lambda a: a.power(a.call("log", (), (a.num(n),), ()), a.num(power))
+
+    def root(of: Callable[[Algebra], Expr], k: float, power: float
+             ) -> Callable[[Algebra], Expr]:
+        return lambda a: a.mul(a.num(k), a.power(a.call("sqrt", (), (of(a),), ()),
+                                                 a.num(power)))
+
+    made: list[Callable[[Algebra], Expr]] = []
+    for name in SYMBOLS:
+        made += [shifted(name, 0.0)]
+        made += [shifted(name, k) for k in (1.0, 2.0, -1.0, -2.0)]
+        made += [scaled(name, k) for k in (2.0, 0.5, 3.0, 4.0, 0.25)]
+    made += [logarithm(n, power) for n in range(2, 11) for power in (1.0, -1.0)]
+    pi = scaled("pi", 1.0)
+    made += [root(pi, 1.0, -1.0), root(pi, 2.0, -1.0), root(pi, 1.0, 1.0),
+             root(scaled("pi", 2.0), 1.0, -1.0), root(lambda a: a.num(2.0), 1.0, 1.0)]
+    return made
+
+
+def _evaluated(e: Expr) -> float | None:
+    """The number a small constant formula is, worked out as its printed text reads."""
+    from gradcli.formula.printer import to_text
+    from gradcli.language.program import parse
+
+    with np.errstate(all="ignore"):
+        value = float(parse(to_text(e)).evaluate({}).data)
+    return value if math.isfinite(value) else None
+
+
+_NAMED: dict[float, Callable[[Algebra], Expr]] = {}
+
+
+def _named_values() -> dict[float, Callable[[Algebra], Expr]]:
+    """Each named number's value, worked out once per process."""
+    if not _NAMED:
+        algebra = Algebra()
+        for make in _named_numbers():
+            number = _evaluated(make(algebra))
+            if number is not None:
+                _NAMED.setdefault(number, make)
+    return _NAMED
+
+
+def _number_or_symbol(e: Expr) -> float | None:
+    if e.kind == NUM:
+        return float(e.value)
+    if is_symbol(e):
+        return SYMBOLS[e.value]
+    return None
+
+
+def is_symbol(e: Expr) -> bool:
+    """Whether e is a constant the language names (pi, e), kept by name in formulas."""
+    return e.kind == VAR and e.shape == () and e.value in SYMBOLS
 
 
 def _known_value(e: Expr) -> float | None:
     """The number a constant node is: a number, or a call on numbers kept as a call
     because it is shorter to write (sin(1))."""
-    if e.kind == NUM:
-        return float(e.value)
+    if e.kind == NUM or is_symbol(e):
+        return _number_or_symbol(e)
     if e.kind == CALL:
         return _folded_call(e.value[0], e.value[1], e.args)
     return None

@@ -204,13 +204,16 @@ class Parser:
                 if keep is not None:
                     filtered: list[Any] = []
                     for i, spread in keep:
-                        if spread:
+                        if spread and not filtered and type(children[i]) is _Splice:
+                            # a repetition's list grows in place: n statements cost n, not n^2
+                            filtered = children[i]
+                        elif spread:
                             filtered.extend(children[i])
                         else:
                             filtered.append(children[i])
                     children = filtered
                 if name is None:
-                    value: Any = _Splice(children)
+                    value: Any = children if type(children) is _Splice else _Splice(children)
                 elif expand1 and len(children) == 1:
                     value = children[0]
                 else:
