@@ -8,6 +8,13 @@ numbers the same way, so both call these builders:
 * `jac[f[0],a]`: output element, input element (rows are outputs);
 * `hess[x,y]`: the second derivative by x then y;
 * `line`, `error` and, with several inputs, `file`: the batch bookkeeping.
+
+It also holds the one layout: which columns a result has, in which order
+(`result_columns`: value, then gradients, then the Hessian; or value, then
+the Jacobian), and which columns a batch record has around them, with their
+types (`record_layout`: `file`, `line`, the results, `error`). Single-point
+CSV (one point), the batch kernel (a chunk), the batch writers and the
+cluster's manifest all read it, so a new column is added here once.
 """
 
 from __future__ import annotations
@@ -19,6 +26,16 @@ import numpy as np
 LINE = "line"
 ERROR = "error"
 FILE = "file"
+
+RESULT_TYPE = "float64"
+"""The type of every result column (values and derivatives)."""
+BOOKKEEPING = {FILE: "int32", LINE: "int64", ERROR: "string"}
+"""The batch record's own columns and their types (Arrow type names)."""
+
+Columns = list[tuple[str, np.ndarray]]
+"""Named columns: one array per name, the points on its first axis."""
+Matrix = np.ndarray | Sequence[Sequence[np.ndarray]]
+"""A per-point matrix: (points, rows, columns), or rows of columns over the points."""
 
 
 def element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -56,3 +73,58 @@ def jac_names(out_labels: Sequence[str], in_labels: Sequence[str]) -> list[str]:
 def hess_names(labels: Sequence[str]) -> list[str]:
     """Row by row: `hess[x,x]`, `hess[x,y]`, `hess[y,x]`, ..."""
     return [hess_name(a, b) for a in labels for b in labels]
+
+
+# -- the layout ---------------------------------------------------------------------------
+def result_columns(value: np.ndarray, *, gradients: Sequence[tuple[str, np.ndarray]] = (),
+                   labels: Sequence[str] = (), hessian: Matrix | None = None,
+                   jacobian: Matrix | None = None, outputs: Sequence[str] | None = None
+                   ) -> Columns:
+    """Every result column, in the order every output shows them.
+
+    Each array has the points on its first axis (one point for single-point CSV):
+    `value` (P, *output shape); each gradient (P, *variable shape); `hessian`
+    (P, n, n) and `jacobian` (P, m, n) over the input element `labels`, with
+    `outputs` the Jacobian's row labels (default `f[0]`, `f[1]`, ...). A matrix may
+    also be given as rows of columns (entry [i][j] an array over the points), as a
+    recorded plan's outputs are, so that no copy is made.
+    """
+    size = np.shape(value)[0]
+    columns = _flat(value_names(np.shape(value)[1:]), value, size)
+    for name, g in gradients:
+        columns += _flat(grad_names(name, np.shape(g)[1:]), g, size)
+    if hessian is not None:
+        columns += list(zip(hess_names(labels), _entries(hessian, size), strict=True))
+    if jacobian is not None:
+        out_labels = element_labels("f", np.shape(value)[1:]) if outputs is None else outputs
+        columns += list(zip(jac_names(out_labels, labels), _entries(jacobian, size),
+                            strict=True))
+    return columns
+
+
+def _flat(names: list[str], array: np.ndarray, size: int) -> Columns:
+    """One column per element of a per-point array, in C order."""
+    flat = np.reshape(array, (size, len(names)))
+    return list(zip(names, flat.T, strict=True))
+
+
+def _entries(matrix: Matrix, size: int) -> list[np.ndarray]:
+    """A matrix's entries row by row, each a column over the points."""
+    if isinstance(matrix, np.ndarray):
+        return list(np.reshape(matrix, (size, int(np.prod(matrix.shape[1:])))).T)
+    return [entry for row in matrix for entry in row]
+
+
+def record_layout(result_names: Sequence[str], with_file: bool) -> list[tuple[str, str]]:
+    """A batch record's columns with their types: `file` (several inputs), `line`, the
+    results, then `error`; every format writes them in this order."""
+    fields = [(FILE, BOOKKEEPING[FILE])] if with_file else []
+    fields.append((LINE, BOOKKEEPING[LINE]))
+    fields += [(name, RESULT_TYPE) for name in result_names]
+    fields.append((ERROR, BOOKKEEPING[ERROR]))
+    return fields
+
+
+def result_names(record_names: Sequence[str]) -> list[str]:
+    """The result columns among a record's columns (those that are not bookkeeping)."""
+    return [name for name in record_names if name not in BOOKKEEPING]

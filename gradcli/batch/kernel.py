@@ -27,18 +27,14 @@ from gradcli.language.program import Program
 from gradcli.plans import engines
 from gradcli.plans.plan import Plan, build_plan, padded
 
-Columns = list[tuple[str, np.ndarray]]
+Columns = names.Columns
 
 if TYPE_CHECKING:
     from gradcli.plans.compiled import CompiledPlan
 
 
 def _value_columns(out: np.ndarray) -> Columns:
-    size = out.shape[0]
-    if out.ndim == 1:
-        return [("value", out)]
-    flat = out.reshape(size, -1)
-    return list(zip(names.value_names(out.shape[1:]), flat.T, strict=True))
+    return names.result_columns(out)
 
 
 def _labels(chosen: Sequence[str], shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
@@ -296,17 +292,14 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
                     requested += rows_of(g, _one_hot_seeds(size, shapes[name]))
 
         def assemble_gradient(arrays: list[np.ndarray | None], n: int) -> Columns:
-            columns = _value_columns(arrays[0])  # type: ignore[arg-type]
-            for k, name in enumerate(chosen):
-                g = arrays[1 + k]
-                columns += _per_element("grad", name, np.zeros((n, *shapes[name]))
-                                        if g is None else np.reshape(g, (n, *shapes[name])))
-            if command == "hessian":
-                labels = _labels(chosen, shapes)
-                h = matrix(arrays[1 + len(chosen):], total, n)
-                columns += list(zip(names.hess_names(labels),
-                                    [entry for row in h for entry in row], strict=True))
-            return columns
+            gradients = [(name, np.zeros((n, *shapes[name])) if g is None
+                          else np.reshape(g, (n, *shapes[name])))
+                         for name, g in zip(chosen, arrays[1:1 + len(chosen)], strict=True)]
+            hessian = matrix(arrays[1 + len(chosen):], total, n) \
+                if command == "hessian" else None
+            value: np.ndarray = arrays[0]  # type: ignore[assignment]
+            return names.result_columns(value, gradients=gradients,
+                                        labels=_labels(chosen, shapes), hessian=hessian)
         return requested, assemble_gradient
 
     out_shape = tuple(out.shape[1:])
@@ -316,12 +309,9 @@ def _recorded_stage(command: str, program: Program, leaves: Mapping[str, Tensor]
     requested += rows_of(out, _one_hot_seeds(size, out_shape))
 
     def assemble_jacobian(arrays: list[np.ndarray | None], n: int) -> Columns:
-        columns = _value_columns(arrays[0])  # type: ignore[arg-type]
-        j = matrix(arrays[1:], m, n)
-        in_labels = _labels(chosen, shapes)
-        out_labels = names.element_labels("f", out_shape)
-        return columns + list(zip(names.jac_names(out_labels, in_labels),
-                                  [entry for row in j for entry in row], strict=True))
+        value: np.ndarray = arrays[0]  # type: ignore[assignment]
+        return names.result_columns(value, labels=_labels(chosen, shapes),
+                                    jacobian=matrix(arrays[1:], m, n))
     return requested, assemble_jacobian
 
 
@@ -334,35 +324,31 @@ def _eager_columns(command: str, program: Program, points: Mapping[str, np.ndarr
               for n, v in points.items()}
     with enable_grad(), np.errstate(all="ignore"):
         out = evaluate_batched(program, leaves, constants, size)
-        columns = _value_columns(out.data)
         if command == "eval" or not chosen:
-            return columns
+            return _value_columns(out.data)
         inputs = [leaves[n] for n in chosen]
+        labels = _labels(chosen, shapes)
         if command in ("grad", "hessian"):
             _require_scalar(command, out, program)
             ones = Tensor._wrap(np.ones(size))
             grads = grad(out, inputs, grad_outputs=ones, allow_unused=True,
                          create_graph=command == "hessian") if out.requires_grad \
                 else (None,) * len(inputs)
-            gradients = [np.zeros(points[n].shape) if g is None else g.data
+            gradients = [(n, np.zeros(points[n].shape) if g is None else g.data)
                          for n, g in zip(chosen, grads, strict=True)]
-            for name, g in zip(chosen, gradients, strict=True):
-                columns += _per_element("grad", name, g)
-            if command == "hessian":
-                columns += _hessian(chosen, points, shapes, grads, inputs)
-            return columns
-        return columns + _jacobian(out, inputs, chosen, points, shapes, mode)
-
-
-def _per_element(prefix: str, name: str, array: np.ndarray) -> Columns:
-    flat = array.reshape(array.shape[0], -1)
-    return list(zip(names.grad_names(name, array.shape[1:]), flat.T, strict=True))
+            hessian = _hessian(chosen, points, shapes, grads, inputs) \
+                if command == "hessian" else None
+            return names.result_columns(out.data, gradients=gradients, labels=labels,
+                                        hessian=hessian)
+        return names.result_columns(out.data, labels=labels, jacobian=_jacobian(
+            out, inputs, chosen, points, shapes, mode))
 
 
 def _hessian(chosen: list[str], points: Mapping[str, np.ndarray],
              shapes: Mapping[str, tuple[int, ...]], grads: Sequence[Tensor | None],
-             inputs: list[Tensor]) -> Columns:
-    """Forward-over-reverse: one tangent per input element through the recorded gradient."""
+             inputs: list[Tensor]) -> np.ndarray:
+    """Forward-over-reverse: one tangent per input element through the recorded gradient:
+    H[b, i, j] at every point b."""
     from gradcli.engine.forward import push_tangents
 
     size = next(iter(points.values())).shape[0]
@@ -381,22 +367,19 @@ def _hessian(chosen: list[str], points: Mapping[str, np.ndarray],
             rows.append(blocks[k].reshape(n, size, count).transpose(1, 2, 0))
         else:
             rows.append(np.zeros((size, count, n)))
-    matrix = np.concatenate(rows, axis=1)  # (size, n, n): H[b, i, j]
-    flat = matrix.reshape(size, -1)
-    return list(zip(names.hess_names(labels), flat.T, strict=True))
+    return np.concatenate(rows, axis=1)  # (size, n, n): H[b, i, j]
 
 
 def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
               points: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]],
-              mode: str) -> Columns:
+              mode: str) -> np.ndarray:
+    """J[b, i, j]: output element i by input element j at every point b."""
     from gradcli.engine.forward import push_tangents
 
     size = out.shape[0]
     out_shape = out.shape[1:]
     m = int(np.prod(out_shape, dtype=np.int64))
     n = sum(int(np.prod(shapes[c], dtype=np.int64)) for c in chosen)
-    in_labels = _labels(chosen, shapes)
-    out_labels = names.element_labels("f", out_shape)
     use_forward = mode == "forward" or (mode == "auto" and n <= m)
     if not out.requires_grad:
         matrix = np.zeros((size, m, n))
@@ -414,5 +397,4 @@ def _jacobian(out: Tensor, inputs: list[Tensor], chosen: list[str],
                 [np.zeros((size, int(np.prod(shapes[c], dtype=np.int64)))) if g is None
                  else g.data.reshape(size, -1) for g, c in zip(grads, chosen, strict=True)],
                 axis=1)
-    flat = matrix.reshape(size, -1)
-    return list(zip(names.jac_names(out_labels, in_labels), flat.T, strict=True))
+    return matrix

@@ -250,53 +250,41 @@ def write_json(result: Any, out: Any) -> None:
 
 
 # -- CSV -------------------------------------------------------------------------------
-def _named(labels: list[str], value: Any) -> list[tuple[str, float]]:
-    """Each element of `value`, in C order, under the names `gradcli.columns` built."""
-    array = np.asarray(value, dtype=np.float64).reshape(-1)
-    return [(name, float(v)) for name, v in zip(labels, array, strict=True)]
-
-
-def flat_columns(prefix: str, value: Any) -> list[tuple[str, float]]:
-    """value -> [("value", v)] or [("value[0]", v0), ...], the batch column names."""
-    return _named(names.element_labels(prefix, np.shape(value)), value)
-
-
 COLUMNS = View("columns")
 
 
 def record_columns(result: Any) -> list[tuple[str, float]]:
     """One record of named numbers: the CSV row (and the batch output's columns)."""
-    return list(COLUMNS(result))
+    return [(name, float(column[0])) for name, column in COLUMNS(result)]
+
+
+def _one_point(value: Any) -> np.ndarray:
+    """A single point's array, as the one point of a batch (`columns.result_columns`)."""
+    return np.asarray(value, dtype=np.float64)[None]
 
 
 @COLUMNS.of(r.Result)
-def _value_columns(result: r.Result) -> Iterator[tuple[str, float]]:
-    yield from flat_columns("value", result.value)
+def _value_columns(result: r.Result) -> names.Columns:
+    return names.result_columns(_one_point(result.value))
 
 
 @COLUMNS.of(r.GradResult)
-def _grad_columns(result: r.GradResult | r.HessianResult) -> Iterator[tuple[str, float]]:
-    yield from flat_columns("value", result.value)
-    for name, g in result.gradient.items():
-        yield from _named(names.grad_names(name, np.shape(g)), g)
+def _grad_columns(result: r.GradResult) -> names.Columns:
+    return names.result_columns(_one_point(result.value), gradients=[
+        (name, _one_point(g)) for name, g in result.gradient.items()])
 
 
 @COLUMNS.of(r.HessianResult)
-def _hessian_columns(result: r.HessianResult) -> Iterator[tuple[str, float]]:
-    yield from _grad_columns(result)
-    for i, a in enumerate(result.labels):
-        row = result.hessian[i]
-        for j, b in enumerate(result.labels):
-            yield names.hess_name(a, b), float(row[j])
+def _hessian_columns(result: r.HessianResult) -> names.Columns:
+    return names.result_columns(_one_point(result.value), gradients=[
+        (name, _one_point(g)) for name, g in result.gradient.items()],
+        labels=result.labels, hessian=_one_point(result.hessian))
 
 
 @COLUMNS.of(r.JacobianResult)
-def _jacobian_columns(result: r.JacobianResult) -> Iterator[tuple[str, float]]:
-    yield from flat_columns("value", result.value)
-    for i, out in enumerate(result.outputs):
-        row = result.jacobian[i]
-        for j, inp in enumerate(result.labels):
-            yield names.jac_name(out, inp), float(row[j])
+def _jacobian_columns(result: r.JacobianResult) -> names.Columns:
+    return names.result_columns(_one_point(result.value), labels=result.labels,
+                                jacobian=_one_point(result.jacobian), outputs=result.outputs)
 
 
 class CsvOut:
@@ -346,8 +334,9 @@ def write_csv(result: Any, precision: int | None, out: Any) -> None:
 
 @CSV.of(r.Result)
 def _record_csv(result: r.Result, writer: CsvOut, num: Callable[[float], str]) -> None:
-    writer.write_long_row(name for name, _ in COLUMNS(result))
-    writer.write_long_row(num(v) for _, v in COLUMNS(result))
+    row = record_columns(result)
+    writer.write_long_row(name for name, _ in row)
+    writer.write_long_row(num(v) for _, v in row)
 
 
 @CSV.of(r.PlotResult)
@@ -359,7 +348,7 @@ def _plot_csv(result: r.PlotResult, writer: Any, num: Callable[[float], str]) ->
             writer.writerow([num(x), *(num(result.series[k][i]) for k in keys)])
         return
     (nx, _, _), (ny, _, _) = result.over
-    writer.writerow([nx, ny, "f", f"grad[{nx}]", f"grad[{ny}]"])
+    writer.writerow([nx, ny, "f", *names.grad_names(nx, ()), *names.grad_names(ny, ())])
     gx, gy = result.samples
     grid = result.grid
     for index in np.ndindex(gx.shape):

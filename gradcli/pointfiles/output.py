@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli import columns as layout
 from gradcli.numbers import json_number
 from gradcli.pointfiles.formats import PointFileError
 
@@ -40,14 +41,12 @@ if TYPE_CHECKING:
     from gradcli.pointfiles.target import OutputTarget
 
 
-def result_schema(names: Sequence[str], with_file: bool) -> pa.Schema:
+def result_schema(result_names: Sequence[str], with_file: bool) -> pa.Schema:
+    """The records' Arrow schema: the layout of `gradcli.columns.record_layout`."""
     import pyarrow as pa
 
-    fields = [pa.field("file", pa.int32())] if with_file else []
-    fields.append(pa.field("line", pa.int64()))
-    fields += [pa.field(name, pa.float64()) for name in names]
-    fields.append(pa.field("error", pa.string()))
-    return pa.schema(fields)
+    return pa.schema([pa.field(name, pa.type_for_alias(kind))
+                      for name, kind in layout.record_layout(result_names, with_file)])
 
 
 def records_table(schema: pa.Schema, lines: np.ndarray, good: np.ndarray,
@@ -65,7 +64,7 @@ def records_table(schema: pa.Schema, lines: np.ndarray, good: np.ndarray,
     validity = None if all_good else np.packbits(good, bitorder="little")
     given = dict(columns)
     for field in schema:
-        if field.name in ("file", "line", "error"):
+        if field.name in layout.BOOKKEEPING:
             continue
         values = np.asarray(given[field.name], dtype=np.float64) if given else np.zeros(0)
         if all_good:
@@ -142,11 +141,11 @@ class JsonlWriter(TableWriter):
         for row in zip(*columns, strict=True):
             record: dict[str, Any] = {}
             for name, value in zip(names, row, strict=True):
-                if name == "error":
+                if name == layout.ERROR:
                     if value is not None:
                         record[name] = value
                 elif value is not None:
-                    record[name] = value if name in ("file", "line") else json_number(value)
+                    record[name] = value if name in layout.BOOKKEEPING else json_number(value)
             out.append(json.dumps(record, allow_nan=False))
         if out:
             self.handle.write(("\n".join(out) + "\n").encode("utf-8"))
@@ -177,7 +176,7 @@ class NpzWriter(TableWriter):
     def __init__(self, handle: IO[bytes], schema: pa.Schema, target: OutputTarget):
         super().__init__(handle, schema, target)
         self.folder = target.scratch_folder()
-        self.numeric = [f for f in schema if f.name != "error"]
+        self.numeric = [f for f in schema if f.name != layout.ERROR]
         # one raw file per column, kept open across chunks and closed in close()
         self.files = [open(os.path.join(self.folder, f"{k}.raw"), "wb")  # noqa: SIM115
                       for k in range(len(self.numeric))]
@@ -188,12 +187,12 @@ class NpzWriter(TableWriter):
         start = self.rows - table.num_rows
         for f, field in zip(self.files, self.numeric, strict=True):
             column = table.column(field.name)
-            if field.name in ("file", "line"):
+            if field.name in layout.BOOKKEEPING:  # file and line: integers, never null
                 data = column.to_numpy()
             else:
                 data = column.fill_null(np.nan).to_numpy()
             f.write(np.ascontiguousarray(data).tobytes())
-        errors = table.column("error")
+        errors = table.column(layout.ERROR)
         if errors.null_count < len(errors):
             valid = np.flatnonzero(errors.is_valid().to_numpy(zero_copy_only=False))
             self.error_records += (valid + start).tolist()
@@ -212,7 +211,7 @@ class NpzWriter(TableWriter):
                     with open(os.path.join(self.folder, f"{k}.raw"), "rb") as raw:
                         while block := raw.read(1 << 20):
                             member.write(block)
-            for name, array in (("error", np.array(self.error_texts, dtype=str)
+            for name, array in ((layout.ERROR, np.array(self.error_texts, dtype=str)
                                  if self.error_texts else np.zeros(0, dtype="<U1")),
                                 ("error_record", np.array(self.error_records,
                                                           dtype=np.int64))):

@@ -15,9 +15,10 @@ import itertools
 import json
 from typing import IO
 
+from gradcli import columns as names
+
 Schema = tuple[tuple[str, str], ...]
 
-_TEXT_TYPES = {"line": "int64", "file": "int32", "error": "string"}
 _JSONL_SCAN = 1000  # records looked at for a good row
 
 
@@ -32,28 +33,29 @@ def describe_part(path: str | IO[bytes], fmt: str) -> tuple[Schema, int | None]:
         schema = tuple((f.name, str(f.type)) for f in part.schema_arrow)
         if part.metadata.num_rows == 0:
             return schema, None
-        first = part.read_row_group(0, columns=["line"]).column("line")
+        first = part.read_row_group(0, columns=[names.LINE]).column(names.LINE)
         return schema, int(first[0].as_py()) if len(first) else None
     binary = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
     with io.TextIOWrapper(binary, encoding="utf-8", newline="") as f:
         if fmt == "csv":
             rows = csv.reader(f)
-            names = next(rows, [])
+            header = next(rows, [])
             record = next(rows, None)
-            return _typed(names), int(record[names.index("line")]) if record else None
+            return (_typed(header, names.FILE in header),
+                    int(record[header.index(names.LINE)]) if record else None)
         records = [json.loads(text) for text in itertools.islice(f, _JSONL_SCAN)
                    if text.strip()]
     if not records:
         return (), None
     # a good row's record has no `error`, a bad row's only `line` and `error`: the columns
-    # are the record keys of a good row, with `error` last
-    good = next((r for r in records if set(r) - {"file", "line", "error"}), records[0])
-    names = [k for k in good if k != "error"] + ["error"]
-    return _typed(names), int(records[0]["line"])
+    # are the record keys of a good row, laid out as every record is
+    good = next((r for r in records if names.result_names(list(r))), records[0])
+    return _typed(list(good), names.FILE in good), int(records[0][names.LINE])
 
 
-def _typed(names: list[str]) -> Schema:
-    return tuple((name, _TEXT_TYPES.get(name, "float64")) for name in names)
+def _typed(keys: list[str], with_file: bool) -> Schema:
+    """The record layout of the result columns among `keys`."""
+    return tuple(names.record_layout(names.result_names(keys), with_file))
 
 
 def widest(schemas: list[Schema]) -> Schema:
