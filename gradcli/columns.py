@@ -19,7 +19,7 @@ cluster's manifest all read it, so a new column is added here once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -80,7 +80,18 @@ def result_columns(value: np.ndarray, *, gradients: Sequence[tuple[str, np.ndarr
                    labels: Sequence[str] = (), hessian: Matrix | None = None,
                    jacobian: Matrix | None = None, outputs: Sequence[str] | None = None
                    ) -> Columns:
-    """Every result column, in the order every output shows them.
+    """Every result column, in the order every output shows them (see `each_result_column`)."""
+    return list(each_result_column(value, gradients=gradients, labels=labels, hessian=hessian,
+                                   jacobian=jacobian, outputs=outputs))
+
+
+def each_result_column(value: np.ndarray, *, gradients: Sequence[tuple[str, np.ndarray]] = (),
+                       labels: Sequence[str] = (), hessian: Matrix | None = None,
+                       jacobian: Matrix | None = None, outputs: Sequence[str] | None = None
+                       ) -> Iterator[tuple[str, np.ndarray]]:
+    """Every result column, one at a time: value, gradients, then the Hessian; or value, then
+    the Jacobian. One at a time, so that a single point's 600 x 600 Jacobian streams out as
+    CSV without its 360,000 names ever existing at once.
 
     Each array has the points on its first axis (one point for single-point CSV):
     `value` (P, *output shape); each gradient (P, *variable shape); `hessian`
@@ -90,16 +101,16 @@ def result_columns(value: np.ndarray, *, gradients: Sequence[tuple[str, np.ndarr
     recorded plan's outputs are, so that no copy is made.
     """
     size = np.shape(value)[0]
-    columns = _flat(value_names(np.shape(value)[1:]), value, size)
+    yield from _flat(value_names(np.shape(value)[1:]), value, size)
     for name, g in gradients:
-        columns += _flat(grad_names(name, np.shape(g)[1:]), g, size)
+        yield from _flat(grad_names(name, np.shape(g)[1:]), g, size)
     if hessian is not None:
-        columns += list(zip(hess_names(labels), _entries(hessian, size), strict=True))
+        yield from zip((hess_name(a, b) for a in labels for b in labels),
+                       _entries(hessian, size), strict=True)
     if jacobian is not None:
         out_labels = element_labels("f", np.shape(value)[1:]) if outputs is None else outputs
-        columns += list(zip(jac_names(out_labels, labels), _entries(jacobian, size),
-                            strict=True))
-    return columns
+        yield from zip((jac_name(o, x) for o in out_labels for x in labels),
+                       _entries(jacobian, size), strict=True)
 
 
 def _flat(names: list[str], array: np.ndarray, size: int) -> Columns:
@@ -108,11 +119,13 @@ def _flat(names: list[str], array: np.ndarray, size: int) -> Columns:
     return list(zip(names, flat.T, strict=True))
 
 
-def _entries(matrix: Matrix, size: int) -> list[np.ndarray]:
+def _entries(matrix: Matrix, size: int) -> Iterator[np.ndarray]:
     """A matrix's entries row by row, each a column over the points."""
     if isinstance(matrix, np.ndarray):
-        return list(np.reshape(matrix, (size, int(np.prod(matrix.shape[1:])))).T)
-    return [entry for row in matrix for entry in row]
+        yield from np.reshape(matrix, (size, int(np.prod(matrix.shape[1:])))).T
+    else:
+        for row in matrix:
+            yield from row
 
 
 def record_layout(result_names: Sequence[str], with_file: bool) -> list[tuple[str, str]]:

@@ -251,6 +251,7 @@ def write_json(result: Any, out: Any) -> None:
 
 # -- CSV -------------------------------------------------------------------------------
 COLUMNS = View("columns")
+"""A result's columns, one at a time (`columns.each_result_column`, one point)."""
 
 
 def record_columns(result: Any) -> list[tuple[str, float]]:
@@ -259,31 +260,31 @@ def record_columns(result: Any) -> list[tuple[str, float]]:
 
 
 def _one_point(value: Any) -> np.ndarray:
-    """A single point's array, as the one point of a batch (`columns.result_columns`)."""
+    """A single point's array, as the one point of a batch."""
     return np.asarray(value, dtype=np.float64)[None]
 
 
 @COLUMNS.of(r.Result)
-def _value_columns(result: r.Result) -> names.Columns:
-    return names.result_columns(_one_point(result.value))
+def _value_columns(result: r.Result) -> Iterator[tuple[str, np.ndarray]]:
+    return names.each_result_column(_one_point(result.value))
 
 
 @COLUMNS.of(r.GradResult)
-def _grad_columns(result: r.GradResult) -> names.Columns:
-    return names.result_columns(_one_point(result.value), gradients=[
+def _grad_columns(result: r.GradResult) -> Iterator[tuple[str, np.ndarray]]:
+    return names.each_result_column(_one_point(result.value), gradients=[
         (name, _one_point(g)) for name, g in result.gradient.items()])
 
 
 @COLUMNS.of(r.HessianResult)
-def _hessian_columns(result: r.HessianResult) -> names.Columns:
-    return names.result_columns(_one_point(result.value), gradients=[
+def _hessian_columns(result: r.HessianResult) -> Iterator[tuple[str, np.ndarray]]:
+    return names.each_result_column(_one_point(result.value), gradients=[
         (name, _one_point(g)) for name, g in result.gradient.items()],
         labels=result.labels, hessian=_one_point(result.hessian))
 
 
 @COLUMNS.of(r.JacobianResult)
-def _jacobian_columns(result: r.JacobianResult) -> names.Columns:
-    return names.result_columns(_one_point(result.value), labels=result.labels,
+def _jacobian_columns(result: r.JacobianResult) -> Iterator[tuple[str, np.ndarray]]:
+    return names.each_result_column(_one_point(result.value), labels=result.labels,
                                 jacobian=_one_point(result.jacobian), outputs=result.outputs)
 
 
@@ -334,9 +335,9 @@ def write_csv(result: Any, precision: int | None, out: Any) -> None:
 
 @CSV.of(r.Result)
 def _record_csv(result: r.Result, writer: CsvOut, num: Callable[[float], str]) -> None:
-    row = record_columns(result)
-    writer.write_long_row(name for name, _ in row)
-    writer.write_long_row(num(v) for _, v in row)
+    # two passes over the columns, one at a time: a large Jacobian is never held as text
+    writer.write_long_row(name for name, _ in COLUMNS(result))
+    writer.write_long_row(num(float(column[0])) for _, column in COLUMNS(result))
 
 
 @CSV.of(r.PlotResult)
