@@ -292,7 +292,7 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
             _is_terminal(out or sys.stdout):
         raise PointFileError(f"{fmt_out} records are binary: give --out FILE.{fmt_out}, or "
                              "redirect stdout to a file")
-    readers = _check_inputs(sources, program, job)
+    readers = _check_inputs(sources, program, job, verify=not target.atomic)
     several = len(sources) > 1
     counts = Counts()
     progress = _Progress(sources, err) if not quiet and err.isatty() else None
@@ -302,7 +302,7 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
         sink = _Sink(fmt_out, target, several, None)
         for index, source in enumerate(sources):
             reader: PointReader = readers[index] or open_reader(
-                source, program.free_variables, chunk_size)
+                source, program.free_variables, chunk_size, verify=not target.atomic)
             readers[index] = reader
             try:
                 going = _stream(kernel, reader.chunks(), sink, counts, job,
@@ -337,13 +337,14 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
     return EXIT_NOT_GOOD if counts.failed else EXIT_OK
 
 
-def _check_inputs(sources: Sequence[Source], program: Any, job: BatchJob
-                  ) -> list[PointReader | None]:
+def _check_inputs(sources: Sequence[Source], program: Any, job: BatchJob, *,
+                  verify: bool = True) -> list[PointReader | None]:
     """Open each input once to check its header or schema; streams stay open."""
     readers: list[PointReader | None] = []
     try:
         for source in sources:
-            checked = open_reader(source, program.free_variables, job.chunk_size)
+            checked = open_reader(source, program.free_variables, job.chunk_size,
+                                  verify=verify)
             readers.append(checked)
             check_provided(checked, source.name, program.free_variables, job.constants)
             if source.seekable and len(sources) > 1:

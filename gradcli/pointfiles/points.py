@@ -11,7 +11,7 @@ own, so the readers can import this one without an import cycle).
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from gradcli.pointfiles.formats import PointFileError
+from gradcli.pointfiles.kinds import (
+    NUMBER_TEXT,
+    parse_json,
+    settle_shape,
+    shape_problem,
+    value_of,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,8 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["Chunk", "Layout", "PointFileError", "PointReader"]
 
 _ELEMENT = re.compile(r"^(?P<name>[^\W\d]\w*)\[(?P<index>\d+(?:\s*,\s*\d+)*)\]$")
-#: what counts as a number in a text cell (after trimming blanks), as Python's float()
-_NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$"
 
 
 class Chunk:
@@ -141,17 +146,19 @@ class RowProblems:
 
 
 def numbers_from_text(cells: pa.Array, what: str, problems: RowProblems) -> np.ndarray:
-    """Text cells as float64, vectorised; a cell that is not a number marks its row bad."""
+    """CSV text cells as float64, vectorised; a cell that is not a number (see
+    `pointfiles.kinds`) marks its row bad."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(cells)
     try:
         if trimmed.null_count == 0:
-            return np.asarray(pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False))
+            numbers = np.asarray(pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False))
+            return _without_overflow(numbers, trimmed, what, problems)
     except pa.ArrowInvalid:
         pass
-    ok = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER, ignore_case=True), False)
+    ok = pc.fill_null(pc.match_substring_regex(trimmed, NUMBER_TEXT, ignore_case=True), False)
     try:
         values = pc.cast(pc.if_else(ok, trimmed, "nan"), pa.float64())
         numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -164,6 +171,18 @@ def numbers_from_text(cells: pa.Array, what: str, problems: RowProblems) -> np.n
         text = trimmed[k].as_py()
         problems.add(k, f"{what} is empty" if text is None or text == ""
                      else f"{what} is {text!r}, not a number")
+    return _without_overflow(numbers, trimmed, what, problems)
+
+
+def _without_overflow(numbers: np.ndarray, texts: Any, what: str,
+                      problems: RowProblems) -> np.ndarray:
+    """A decimal number beyond a double's range reads as infinity: that row is bad (the
+    cell did not say inf)."""
+    infinite = np.flatnonzero(np.isinf(numbers))
+    for k in infinite.tolist():
+        text = str(texts[k].as_py()).strip().lstrip("+-").lower()
+        if text not in ("inf", "infinity"):
+            problems.add(k, f"{what} is {text[:40]!r}, beyond the range of a double")
     return numbers
 
 
@@ -182,34 +201,38 @@ def arrays_from_json_cells(cells: pa.Array, name: str, problems: RowProblems,
         text = (cell or "").strip()
         try:
             if text.startswith("["):
-                parsed.append(np.asarray(json.loads(text), dtype=np.float64))
+                parsed.append(value_of(name, parse_json(text)))
+            elif not text:
+                parsed.append(f"{name} is empty")
+            elif math.isinf(number := float(text)) and \
+                    text.lstrip("+-").lower() not in ("inf", "infinity"):
+                parsed.append(f"{name} is {text[:40]!r}, beyond the range of a double")
             else:
-                parsed.append(np.asarray(float(text)) if text else f"{name} is empty")
-        except (ValueError, TypeError):
-            parsed.append(f"{name} is {text!r}, not a number or a JSON array of numbers")
+                parsed.append(np.asarray(number))
+        except ValueError as exc:
+            reason = str(getattr(exc, "msg", ""))
+            parsed.append(f"{name} is {reason}" if reason.startswith("nested") else
+                          f"{name} is {text[:40]!r}, not a number or a JSON array of numbers")
     return stack_rows(parsed, name, problems, shapes)
 
 
 def stack_rows(parsed: Sequence[np.ndarray | str], name: str, problems: RowProblems,
                shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
     """Per-row arrays (or a row's problem) as one array; a row whose shape differs from
-    the first row's (across chunks) is bad. Bad rows hold NaN."""
-    expected = shapes.get(name)
+    the file's (`kinds.settle_shape`) is bad. Bad rows hold NaN."""
+    expected = settle_shape(name, parsed, shapes)
     values: list[np.ndarray | None] = []
     for k, value in enumerate(parsed):
         if isinstance(value, str):
             problems.add(k, value)
             values.append(None)
             continue
-        if expected is None:
-            expected = shapes[name] = value.shape
         if value.shape != expected:
-            problems.add(k, f"{name} has shape {value.shape}, but earlier rows have "
-                            f"{expected}")
+            problems.add(k, shape_problem(name, value.shape, expected))
             values.append(None)
             continue
         values.append(value)
-    shape = expected or ()
+    shape = expected
     blank = np.full(shape, np.nan)
     return np.array([blank if v is None else v for v in values],
                     dtype=np.float64).reshape(len(values), *shape)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli.pointfiles.kinds import problem_of, value_of
 from gradcli.pointfiles.points import (
     Chunk,
     Layout,
     PointFileError,
     RowProblems,
     finish_chunk,
-    numbers_from_text,
     stack_rows,
 )
 
@@ -198,22 +198,19 @@ def _fixed_shape(kind: Any) -> tuple[int, ...]:
 
 
 def _numbers(column: Any, what: str, problems: RowProblems) -> np.ndarray:
-    """One value per row as float64: numbers cast, text parsed, nulls marked bad.
+    """One value per row as float64: numbers cast, nulls marked bad, and anything else
+    (text, booleans: see `pointfiles.kinds`) a bad row with its value quoted.
 
     Numbers go through numpy, not pyarrow.compute, whose import alone costs about as much
     as reading a million rows."""
     import pyarrow as pa
 
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return numbers_from_text(column, what, problems)
-    if pa.types.is_null(column.type):
-        for k in range(len(column)):
-            problems.add(k, f"{what} is null")
-        return np.full(len(column), np.nan)
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         if not pa.types.is_decimal(column.type):
-            for k in range(len(column)):
-                problems.add(k, f"{what} is of type {column.type}, not a number")
+            for k, value in enumerate(column.to_pylist()):
+                problem = problem_of(what, value) if value is None or isinstance(
+                    value, bool | str | bytes) else None
+                problems.add(k, problem or f"{what} is of type {column.type}, not a number")
             return np.full(len(column), np.nan)
         column = column.cast(pa.float64())
     if column.null_count:
@@ -228,13 +225,5 @@ def _numbers(column: Any, what: str, problems: RowProblems) -> np.ndarray:
 def _lists(column: Any, name: str, problems: RowProblems,
            shapes: dict[str, tuple[int, ...]]) -> np.ndarray:
     """A list column: each row a vector (or a nested, rectangular array) of numbers."""
-    parsed: list[np.ndarray | str] = []
-    for row in column.to_pylist():
-        if row is None:
-            parsed.append(f"{name} is null")
-            continue
-        try:
-            parsed.append(np.asarray(row, dtype=np.float64))
-        except (ValueError, TypeError):
-            parsed.append(f"{name} holds a null or a ragged list")
+    parsed = [value_of(name, row) for row in column.to_pylist()]
     return stack_rows(parsed, name, problems, shapes)

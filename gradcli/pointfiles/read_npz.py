@@ -10,11 +10,13 @@ cannot be streamed by rows and is read whole.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli.pointfiles.kinds import problem_of
 from gradcli.pointfiles.points import Chunk, PointFileError
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ class _Member:
             raise PointFileError(f"array {name} in {where} is not a readable .npy: "
                                  f"{exc}") from None
         handle.close()
-        if self.dtype.hasobject or self.dtype.kind not in "biuf":
+        if self.dtype.hasobject or self.dtype.kind not in "biufUS":
             raise PointFileError(f"array {name} in {where} is not numeric ({self.dtype})",
                                  hint="save plain numeric arrays (never Python objects)")
         if len(self.shape) == 0:
@@ -52,6 +54,22 @@ class _Member:
             raise PointFileError(f"array {name} in {where} is truncated: its header promises "
                                  f"{self.shape[0]} rows",
                                  hint="write the file again (numpy.savez)")
+
+    @property
+    def numeric(self) -> bool:
+        """Numbers (int, float); booleans and text are read, but every row is bad."""
+        return self.dtype.kind in "iuf"
+
+    def verify(self, where: str) -> None:
+        """Read the member through once, so its CRC is checked before any row is used: a
+        corrupt archive is exit 2 before anything is computed, not wrong numbers first."""
+        try:
+            with self.archive.open(self.info) as handle:
+                while handle.read(1 << 22):
+                    pass
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise PointFileError(f"cannot read {where}: {exc} (the file is corrupt)",
+                                 hint="write the file again (numpy.savez)") from None
 
     def rows(self, chunk_size: int) -> Iterator[np.ndarray]:
         with self.archive.open(self.info) as handle:
@@ -70,9 +88,17 @@ class _Member:
                 yield np.frombuffer(raw, dtype=self.dtype).reshape(count, *self.shape[1:])
 
 
+def _problem(name: str, row: np.ndarray) -> str:
+    """Why a row of a boolean or text array is not a number (`pointfiles.kinds`)."""
+    if row.ndim == 0:
+        return problem_of(name, row.item()) or f"{name} is not a number"
+    kind = "booleans" if row.dtype.kind == "b" else "text"
+    return f"{name} holds {kind}, not numbers"
+
+
 class NpzReader:
     def __init__(self, source: Source, variables: Sequence[str], chunk_size: int,
-                 unit: Unit | None = None):
+                 unit: Unit | None = None, *, verify: bool = True):
         from gradcli.pointfiles.read_columnar import _spooled
 
         self.source = source
@@ -97,6 +123,8 @@ class NpzReader:
                     hint=f"save one array per variable ({', '.join(variables)}), "
                          "points on the first axis")
             self.members = [_Member(self.archive, v, where) for v in self.provided]
+            for member in self.members if verify else ():
+                member.verify(where)
         except BaseException:
             self.stream.close()
             raise
@@ -117,10 +145,18 @@ class NpzReader:
         try:
             for parts in zip(*streams, strict=True):
                 count = len(parts[0])
-                values = {m.name: np.asarray(p, dtype=np.float64)
-                          for m, p in zip(self.members, parts, strict=True)}
                 lines = np.arange(start + 1, start + count + 1, dtype=np.int64)
-                yield Chunk(lines, np.ones(count, dtype=bool), values, {})
                 start += count
+                if all(m.numeric for m in self.members):
+                    values = {m.name: np.asarray(p, dtype=np.float64)
+                              for m, p in zip(self.members, parts, strict=True)}
+                    yield Chunk(lines, np.ones(count, dtype=bool), values, {})
+                    continue
+                member, part = next((m, p) for m, p in zip(self.members, parts, strict=True)
+                                    if not m.numeric)
+                errors = {k: f"line {int(lines[k])}: {_problem(member.name, part[k])}"
+                          for k in range(count)}
+                empty = {m.name: np.zeros((0, *m.shape[1:])) for m in self.members}
+                yield Chunk(lines, np.zeros(count, dtype=bool), empty, errors)
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
             raise PointFileError(f"cannot read {self.source.name}: {exc}") from None

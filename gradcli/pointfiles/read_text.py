@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import re
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli.pointfiles.kinds import JsonObject, parse_json, shown, value_of
 from gradcli.pointfiles.points import (
     Chunk,
     Layout,
@@ -31,12 +32,14 @@ from gradcli.pointfiles.points import (
     arrays_from_json_cells,
     finish_chunk,
     numbers_from_text,
+    stack_rows,
 )
 
 if TYPE_CHECKING:
     from gradcli.pointfiles.sources import Source
     from gradcli.pointfiles.units import Unit
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
 BLOCK_BYTES = 8 << 20
 """Bytes read and split at a time: a few chunks' worth of a typical CSV."""
 _BOM = b"\xef\xbb\xbf"
@@ -46,7 +49,7 @@ class Records:
     """The records of one block: the line each starts on and, when asked, their byte spans
     (without the line ending)."""
 
-    __slots__ = ("_spans", "buf", "lines", "quotes", "used")
+    __slots__ = ("_spans", "buf", "lines", "open_quote", "quotes", "used")
 
     def __init__(self, buf: bytes, lines: np.ndarray, quotes: bool,
                  spans: tuple[np.ndarray, np.ndarray] | None = None, used: int = 0):
@@ -55,6 +58,8 @@ class Records:
         self.lines = lines
         self.quotes = quotes
         self._spans = spans
+        #: the last record reaches the end of the input inside a quoted cell
+        self.open_quote = False
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -133,16 +138,22 @@ def split_records(buf: bytes, final: bool, quotes: bool, first_line: int
         return Records(buf, np.zeros(0, dtype=np.int64), quotes, (np.zeros(0, np.int64),) * 2), \
             0, 0
     starts, stops, lines, newlines_at = _spans(buf, used, quotes)
-    return Records(buf, first_line + lines, quotes, (starts, stops)), used, len(newlines_at)
+    records = Records(buf, first_line + lines, quotes, (starts, stops))
+    records.open_quote = final and quotes and buf.count(b'"', 0, used) % 2 == 1
+    return records, used, len(newlines_at)
 
 
-def record_blocks(stream: Any, first_line: int, quotes: bool,
-                  limit: int | None = None) -> Iterator[tuple[bytes, Records]]:
-    """Record-aligned blocks of a stream, up to `limit` bytes if given."""
+def record_blocks(stream: Any, first_line: int, quotes: bool, limit: int | None = None,
+                  name: str = "the input") -> Iterator[tuple[bytes, Records]]:
+    """Record-aligned blocks of a stream, up to `limit` bytes if given.
+
+    Only line ends are ever skipped (blank lines), so bytes that give no record at all
+    are a reader's fault: an error here, never a silent run over zero rows."""
     carry = b""
     line = first_line
     left = limit
     size = BLOCK_BYTES
+    found = data_seen = False
     while True:
         want = size if left is None else min(size, left)
         data = stream.read(want) if want > 0 else b""
@@ -150,6 +161,9 @@ def record_blocks(stream: Any, first_line: int, quotes: bool,
             left -= len(data)
         final = not data
         buf = carry + data if carry else data
+        data_seen = data_seen or bool(data.strip(b"\r\n"))
+        if final and data_seen and not found and not buf.strip(b"\r\n"):
+            raise PointFileError(f"{name} holds data, but no record could be read from it")
         if not buf:
             return
         records, used, newlines = split_records(buf, final, quotes, line)
@@ -160,8 +174,12 @@ def record_blocks(stream: Any, first_line: int, quotes: bool,
         carry = buf[used:]
         line += newlines
         if len(records):
+            found = True
             yield buf[:used] if used < len(buf) else buf, records
         if final:
+            if data_seen and not found:
+                raise PointFileError(f"{name} holds data, but no record could be read "
+                                     "from it")
             return
 
 
@@ -179,6 +197,9 @@ def _read_header(stream: IO[bytes], name: str) -> tuple[list[str], int, bytes]:
     if not len(records):
         raise PointFileError(f"the point file {name} is empty",
                              hint="it needs a header line and one row per point")
+    if records.open_quote and len(records) == 1:
+        raise PointFileError(f"the header of {name} opens a quote that is never closed",
+                             hint="close the quote, or write the names without quotes")
     first = records.starts[0], records.stops[0]
     try:
         text = buf[first[0]:first[1]].decode("utf-8")
@@ -223,8 +244,46 @@ class _TextReader:
         self.source = source
         self.chunk_size = chunk_size
         self.unit = unit
-        self.stream = source.open()
+        self.stream: Any = LineEnds(source.open())
         self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class LineEnds:
+    """A byte stream in which a lone carriage return (old Mac line ends, Excel's "CSV
+    (Macintosh)") reads as a newline: CR, LF and CRLF all end a line, mixed or not. One
+    byte for one byte, so offsets (units, `tell`, `seek`) keep their meaning; a stream
+    without a lone CR costs two counts a block."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        #: a byte read ahead to see whether a block's last CR is half of a CRLF
+        self.held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if self.held:
+            data, self.held = self.held + (self.stream.read(size - 1) if size > 1 else
+                                           self.stream.read() if size < 0 else b""), b""
+        else:
+            data = self.stream.read(size)
+        if b"\r" not in data:
+            return data
+        tail = b""
+        if data.endswith(b"\r"):  # the next byte says whether it ends a line alone
+            self.held = self.stream.read(1)
+            data, tail = data[:-1], b"\r" if self.held == b"\n" else b"\n"
+        if data.count(b"\r") != data.count(b"\r\n"):
+            data = _LONE_CR.sub(b"\n", data)
+        return data + tail
+
+    def tell(self) -> int:
+        return int(self.stream.tell()) - len(self.held)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.held = b""
+        return int(self.stream.seek(offset, whence))
 
     def close(self) -> None:
         self.stream.close()
@@ -256,7 +315,8 @@ class CsvReader(_TextReader):
                 unit.stop - self.stream.tell() + len(rest)
 
     def chunks(self) -> Iterator[Chunk]:
-        for buf, records in record_blocks(self.body, self.first_line, True, self.limit):
+        for buf, records in record_blocks(self.body, self.first_line, True, self.limit,
+                                          self.source.name):
             numbers = self._parse_numbers(buf, records)
             if numbers is not None:
                 for start in range(0, len(records), self.chunk_size):
@@ -265,6 +325,15 @@ class CsvReader(_TextReader):
                                               {c: v[start:stop] for c, v in numbers.items()})
                 continue
             texts, bad = self._parse(buf, records)
+            if records.open_quote:
+                last = len(records) - 1
+                first_line = int(records.lines[last])
+                end_line = first_line + buf[int(records.starts[last]):int(
+                    records.stops[last])].rstrip(b"\r\n").count(b"\n")
+                bad[last] = (f"line {first_line}: a quote opened in this record is never "
+                             f"closed, so the record runs to the end of the input (line "
+                             f"{end_line}); close the quote, or double a quote inside a "
+                             "quoted cell (\"\")")
             for start in range(0, len(records), self.chunk_size):
                 stop = min(start + self.chunk_size, len(records))
                 yield self._chunk(records.lines[start:stop],
@@ -295,7 +364,10 @@ class CsvReader(_TextReader):
             return None
         if frame.height != len(records) or any(frame.null_count().row(0)):
             return None
-        return {c: frame.get_column(names[c]).to_numpy() for c in used}
+        numbers = {c: frame.get_column(names[c]).to_numpy() for c in used}
+        if any(np.isinf(v).any() for v in numbers.values()):
+            return None  # `inf` or an overflow (1e309): the text path tells them apart
+        return numbers
 
     def _numbers_chunk(self, lines: np.ndarray, numbers: dict[int, np.ndarray]) -> Chunk:
         values: dict[str, np.ndarray] = {}
@@ -444,15 +516,16 @@ class JsonlReader(_TextReader):
         named: set[str] = set()
         for text in head.splitlines()[:100]:
             try:
-                record = json.loads(text)
-            except ValueError:
+                record = parse_json(text)
+            except (ValueError, UnicodeDecodeError):
                 continue
             if isinstance(record, dict):
                 named.update(record)
         self.provided = [v for v in variables if v in named] or list(variables)
 
     def chunks(self) -> Iterator[Chunk]:
-        for buf, records in record_blocks(self.body, self.first_line, False, self.limit):
+        for buf, records in record_blocks(self.body, self.first_line, False, self.limit,
+                                          self.source.name):
             numbers = self._parse_numbers(buf, records)
             for start in range(0, len(records), self.chunk_size):
                 stop = min(start + self.chunk_size, len(records))
@@ -502,7 +575,7 @@ class JsonlReader(_TextReader):
         values = {}
         for name in self.provided:
             array = _rectangular(table.column(name).combine_chunks(), shapes[name])
-            if array is None:
+            if array is None or np.isinf(array).any():  # an infinity may be an overflow
                 return None
             values[name] = array.reshape(len(records), *shapes[name])
         for name in self.provided:
@@ -516,65 +589,62 @@ class JsonlReader(_TextReader):
         if len(shapes) == len(self.provided):
             return shapes
         try:
-            record = json.loads(first)
+            record = parse_json(first)
         except ValueError:
             return None
         if not isinstance(record, dict):
             return None
         for name in self.provided:
             if name not in shapes:
-                value = _json_value(record.get(name))
-                if value is None:
+                value = value_of(name, record.get(name))
+                if isinstance(value, str):
                     return None
                 shapes[name] = value.shape
         return shapes
 
     def _chunk(self, buf: bytes, records: Records, start: int, stop: int) -> Chunk:
+        """Record by record: each value read by the one rule (`pointfiles.kinds`), then
+        each variable's shape settled over the block and the rows of another shape bad."""
         lines = records.lines[start:stop]
         problems = RowProblems(stop - start, lines)
-        parsed: dict[str, list[Any]] = {name: [] for name in self.provided}
+        parsed: dict[str, list[np.ndarray | str]] = {name: [] for name in self.provided}
         spans = zip(records.starts[start:stop].tolist(), records.stops[start:stop].tolist(),
                     strict=True)
-        for k, (a, b) in enumerate(spans):
-            row = self._row(buf[a:b], k, problems)
+        for a, b in spans:
+            row = self._row(buf[a:b])
             for name in self.provided:
-                parsed[name].append(None if row is None else row[name])
+                parsed[name].append(row if isinstance(row, str) else row[name])
         values = {}
         for name, items in parsed.items():
-            shape = self.shapes.get(name, ())
-            blank = np.full(shape, np.nan)
-            values[name] = np.array([blank if v is None else v for v in items],
-                                    dtype=np.float64).reshape(len(items), *shape)
+            values[name] = stack_rows(items, name, problems, self.shapes)
         return finish_chunk(lines, problems, values)
 
-    def _row(self, text: bytes, k: int, problems: RowProblems) -> dict[str, Any] | None:
+    def _row(self, text: bytes) -> dict[str, np.ndarray | str] | str:
+        """One record's variables (each a value or its problem), or the record's problem."""
         try:
-            record = json.loads(text)
+            record = parse_json(text)
         except UnicodeDecodeError:
-            problems.add(k, "not valid UTF-8 text")
-            return None
+            return "not valid UTF-8 text"
         except ValueError as exc:
-            problems.add(k, f"not JSON: {getattr(exc, 'msg', exc)}")
-            return None
+            return f"not JSON: {getattr(exc, 'msg', exc)}"
         if not isinstance(record, dict):
-            problems.add(k, "not a JSON object")
-            return None
-        row = {}
+            return "not a JSON object"
+        row: dict[str, np.ndarray | str] = {}
+        problem = None
         for name in self.provided:
             if name not in record:
-                problems.add(k, f"no value for {name}")
-                return None
-            value = _json_value(record[name])
-            if value is None:
-                problems.add(k, f"{name} is {json.dumps(record[name])}, not a number or "
-                                "an array of numbers")
-                return None
-            expected = self.shapes.setdefault(name, value.shape)
-            if value.shape != expected:
-                problems.add(k, f"{name} has shape {value.shape}, but earlier rows have "
-                                f"{expected}")
-                return None
-            row[name] = value
+                problem = problem or f"no value for {name}"
+            elif isinstance(record, JsonObject) and name in record.duplicates:
+                first, second = record.duplicates[name]
+                problem = problem or (f"{name} is given twice in the object ({shown(first)} "
+                                      f"and {shown(second)})")
+            else:
+                value = value_of(name, record[name])
+                row[name] = value
+                if isinstance(value, str):
+                    problem = problem or value
+        if problem is not None:  # the row's first problem, and no values from it
+            return {name: problem for name in self.provided}
         return row
 
 
@@ -593,24 +663,3 @@ def _rectangular(column: Any, shape: tuple[int, ...]) -> np.ndarray | None:
     if column.null_count:
         return None
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
-def _json_value(value: Any) -> np.ndarray | None:
-    """A JSON number or a (nested, rectangular) array of them; None for anything else."""
-    if isinstance(value, bool) or value is None or isinstance(value, str | dict):
-        return None
-    if isinstance(value, int | float):
-        return np.asarray(float(value))
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        for element in item:
-            if isinstance(element, list):
-                stack.append(element)
-            elif isinstance(element, bool) or not isinstance(element, int | float):
-                return None
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except ValueError:  # ragged
-        return None
-    return array

@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 
 def open_reader(source: Source, variables: Sequence[str], chunk_size: int,
-                unit: Unit | None = None) -> PointReader:
-    """A reader of `source` (or of one unit of it), its header or schema already checked."""
+                unit: Unit | None = None, *, verify: bool = True) -> PointReader:
+    """A reader of `source` (or of one unit of it), its header or schema already checked.
+
+    `verify`: check an archive's checksums before the first row (NPZ), so that no wrong
+    number is ever streamed; an output that is only renamed into place when complete
+    can skip it, since a bad checksum at the end throws the whole output away anyway."""
     if source.format == "csv":
         from gradcli.pointfiles.read_text import CsvReader
         return CsvReader(source, variables, chunk_size, unit)
@@ -29,4 +33,4 @@ def open_reader(source: Source, variables: Sequence[str], chunk_size: int,
         from gradcli.pointfiles.read_columnar import ColumnarReader
         return ColumnarReader(source, variables, chunk_size, unit)
     from gradcli.pointfiles.read_npz import NpzReader
-    return NpzReader(source, variables, chunk_size, unit)
+    return NpzReader(source, variables, chunk_size, unit, verify=verify)

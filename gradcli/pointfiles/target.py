@@ -114,8 +114,10 @@ class OutputTarget:
         try:
             yield
         except OSError as exc:
-            if self.real is None or (self.is_stdout and _broken_pipe(exc)):
+            if self.real is None:
                 raise
+            if self.is_stdout and _broken_pipe(exc):  # as a BrokenPipeError, whoever wrote
+                raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
             raise WriteError(f"cannot write --out {self.path}: {os_words(exc)}",
                              hint="nothing partial is left under that name (an existing "
                                   "file keeps its old content)" if self.atomic else None
