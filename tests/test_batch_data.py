@@ -3,6 +3,7 @@ unusable inputs and outputs, many inputs, URLs, and units for distributed work."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -450,28 +451,47 @@ def joints(tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 @pytest.mark.parametrize("fmt", ["csv", "npz"])
 def test_signals_leave_no_temporary_files(tmp_path, signum, fmt):
-    points = tmp_path / "big.csv"
+    """The run cannot end before the signal comes: its points arrive on a pipe that this
+    test keeps open, so once the first block is read gradcli waits for more input (no
+    timing involved: a sleep that is long enough on a quiet machine is not on a busy one)."""
+    from gradcli.pointfiles.read_text import BLOCK_BYTES
+
     rng = np.random.default_rng(1)
-    with points.open("w") as f:
-        f.write("a,b\n")
-        np.savetxt(f, rng.uniform(-1, 1, (300_000, 2)), delimiter=",", fmt="%.6f")
+    text = io.StringIO()
+    text.write("a,b\n")
+    np.savetxt(text, rng.uniform(-1, 1, (BLOCK_BYTES // 18 + 10_000, 2)), delimiter=",",
+               fmt="%.6f")
+    data = text.getvalue().encode()
+    assert len(data) > BLOCK_BYTES + (1 << 16)  # a whole first block, then a wait
     out = tmp_path / f"H.{fmt}"
     process = subprocess.Popen(
         [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
-         "sin(a)*cos(b) + a^2*b", "--points", str(points), "--out", str(out),
-         "--chunk-size", "256", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=signals_as_on_a_terminal)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until it writes its temporary file
+         "sin(a)*cos(b) + a^2*b", "--points", "-", "--points-format", "csv",
+         "--out", str(out), "--chunk-size", "4096", "--quiet"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=signals_as_on_a_terminal)
+    assert process.stdin is not None
+    feeder = threading.Thread(target=_feed, args=(process.stdin, data), daemon=True)
+    feeder.start()
+    deadline = time.time() + 120
+    while time.time() < deadline:  # it writes its temporary file after its first chunk
         if any(p.name.startswith(".") for p in tmp_path.iterdir()):
             break
-        time.sleep(0.05)
-    time.sleep(0.3)
+        time.sleep(0.02)
+    assert process.poll() is None  # still running: the input is not finished
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode != 0 and "Traceback" not in err
+    feeder.join(timeout=60)
+    assert process.returncode == 128 + signum, err
+    assert b"Traceback" not in err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def _feed(stdin, data: bytes) -> None:
+    """Write the points and keep the pipe open (communicate closes it after the signal)."""
+    with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+        stdin.write(data)
+        stdin.flush()
 
 
 # -- many inputs --------------------------------------------------------------------------------
