@@ -150,12 +150,27 @@ def load(lowered: Lowered) -> Kernel:
 def compile_ir(ir: str) -> bytes:
     """Optimised object code for the IR (LLVM -O3, for this CPU)."""
     llvm = _Llvm.get()
+    return bytes(llvm.machine.emit_object(_optimised(ir)))
+
+
+def assembly(ir: str) -> str:
+    """The optimised IR as this CPU's assembly text (to see which vector registers it uses)."""
+    llvm = _Llvm.get()
+    return str(llvm.machine.emit_assembly(_optimised(ir)))
+
+
+def _optimised(ir: str) -> Any:
+    llvm = _Llvm.get()
     module = llvm.llvm.parse_assembly(ir)
     module.verify()
     options = llvm.llvm.create_pipeline_tuning_options(speed_level=3)
     builder = llvm.llvm.create_pass_builder(llvm.machine, options)
     builder.getModulePassManager().run(module, builder)
-    return bytes(llvm.machine.emit_object(module))
+    if "vector-function-abi-variant" in ir:
+        from gradcli import vecmath
+
+        vecmath.finish(llvm.llvm, module, llvm.machine)
+    return module
 
 
 def _read_cached(path: str, key: str) -> bytes | None:

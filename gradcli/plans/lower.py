@@ -56,11 +56,14 @@ def _ops_by_forward() -> dict[Callable[..., Any], OpDef | None]:
     return found
 
 
-def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]]) -> Lowered:
-    """The loop for `plan`, recorded on a block of two points; raises NotCompilable."""
+def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
+          math_mode: str = "accurate") -> Lowered:
+    """The loop for `plan`, recorded on a block of two points; raises NotCompilable.
+
+    `math_mode` says where transcendentals come from (`gradcli.vecmath.MATH_MODES`)."""
     if plan.block != 2:
         raise NotCompilable("plans are lowered from a two-point recording")
-    emitter = Emitter()
+    emitter = Emitter(math_mode)
     forms = _ops_by_forward()
     values: dict[int, np.ndarray] = {r: symbols(c) for r, c in plan.constants.items()}
     arguments, loads = [], []
@@ -114,7 +117,10 @@ def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]]) -> Lowered:
             stores.append(f"  store double {element.ref}, double* %a_out{k}_{j}")
         output_shapes.append(tuple(shape))
 
-    header = sorted(emitter.declared.values())
+    from gradcli import vecmath
+
+    own = vecmath.definitions(emitter.vecmath)
+    header = [line for line in sorted(emitter.declared.values()) if line not in own] + own
     ir = "\n".join([
         *header,
         f"define void @{FUNCTION}(i64 %start, i64 %stop, {', '.join(arguments)}) nounwind {{",

@@ -68,10 +68,26 @@ def literal(value: float) -> str:
 class Emitter:
     """The loop body being written: numbered instructions, each written once."""
 
-    def __init__(self) -> None:
+    def __init__(self, math: str = "accurate") -> None:
         self.lines: list[str] = []
         self.declared: dict[str, str] = {}
         self._seen: dict[str, str] = {}
+        #: where transcendentals come from (`gradcli.vecmath.MATH_MODES`)
+        self.math = math
+        #: our vectorizable functions the body calls, by the C library's name
+        self.vecmath: set[str] = set()
+
+    def math_call(self, name: str, *args: str, fallback: str | None = None) -> str:
+        """A call to the C library's `name` (or `fallback`, an intrinsic), or to our
+        own vectorizable function where the math mode and the host allow."""
+        from gradcli import vecmath
+
+        own = vecmath.provides(name, self.math)
+        if own is None:
+            return self.call(fallback or name, *args)
+        self.vecmath.add(name)
+        operands = ", ".join(f"double {a}" for a in args)
+        return self.emit(f"call double @{own}({operands})")
 
     def emit(self, text: str, kind: str = "double") -> str:
         """The name of a value computed by `text` (an instruction without its `%t =`)."""
@@ -231,11 +247,7 @@ class Scalar:
         """A function of one argument by numpy's name (sin, arctan, log1p, fabs, erf ...)."""
         if self is PHANTOM:
             return PHANTOM
-        if name in _INTRINSIC_UNARY:
-            function = _INTRINSIC_UNARY[name]
-        elif name in _LIBM_UNARY:
-            function = _LIBM_UNARY[name]
-        else:
+        if name not in _INTRINSIC_UNARY and name not in _LIBM_UNARY:
             raise NotCompilable(f"no scalar function {name}")
         if self.value is not None:
             fold = _FOLD.get(name) or getattr(np, name)
@@ -244,7 +256,12 @@ class Scalar:
                     return constant(float(fold(np.float64(self.value))))
             except (ValueError, OverflowError):  # math's gamma at a pole, ...
                 pass
-        return Scalar(self.emitter, self._emitter().call(function, self.ref))
+        e = self._emitter()
+        libm = _LIBM_UNARY.get(name)
+        if libm is None:
+            return Scalar(self.emitter, e.call(_INTRINSIC_UNARY[name], self.ref))
+        return Scalar(self.emitter, e.math_call(libm, self.ref,
+                                                fallback=_INTRINSIC_UNARY.get(name)))
 
     def _call2(self, name: str, other: Any) -> Scalar:
         o = self._operands(other)
@@ -255,7 +272,7 @@ class Scalar:
             with np.errstate(all="ignore"):
                 return constant(float(fold(np.float64(self.value), np.float64(o.value))))
         e = self._emitter(o)
-        return Scalar(e, e.call(_LIBM_BINARY[name], self.ref, o.ref))
+        return Scalar(e, e.math_call(_LIBM_BINARY[name], self.ref, o.ref))
 
     def fmod(self, other: Any) -> Scalar:
         """C's fmod, exact (LLVM's frem)."""
