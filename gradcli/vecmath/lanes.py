@@ -25,14 +25,28 @@ def variants_attribute(scalar: str) -> str:
 
 
 def variant(scalar: str, width: int) -> str:
-    """`<width x double> f(<width x double> x, <width x i1> mask)`: scalar where masked."""
+    """`<width x double> f(<width x double> x, <width x i1> mask)`: scalar where masked.
+
+    The mask test is inlined; the lanes are visited by a separate function, so
+    each call site stays small (compile time) and pays a call only when needed."""
     vector, mask = f"<{width} x double>", f"<{width} x i1>"
-    lines = [f"define internal {vector} @{variant_name(scalar, width)}({vector} %x, "
-             f"{mask} %m) alwaysinline nounwind {{",
+    lanes = f"{variant_name(scalar, width)}_lanes"
+    test = [f"define internal {vector} @{variant_name(scalar, width)}({vector} %x, "
+            f"{mask} %m) alwaysinline nounwind {{",
+            "entry:",
+            f"  %bits = bitcast {mask} %m to i{width}",
+            f"  %none = icmp eq i{width} %bits, 0",
+            "  br i1 %none, label %done, label %some",
+            "some:",
+            f"  %some_result = call {vector} @{lanes}({vector} %x, {mask} %m)",
+            "  br label %done",
+            "done:",
+            f"  %result = phi {vector} [ %x, %entry ], [ %some_result, %some ]",
+            f"  ret {vector} %result", "}"]
+    lines = [f"define internal {vector} @{lanes}({vector} %x, {mask} %m) noinline cold "
+             "nounwind {",
              "entry:",
-             f"  %bits = bitcast {mask} %m to i{width}",
-             f"  %none = icmp eq i{width} %bits, 0",
-             "  br i1 %none, label %done, label %lane0"]
+             "  br label %lane0"]
     current = "%x"
     for k in range(width):
         lines += [f"lane{k}:",
@@ -48,7 +62,5 @@ def variant(scalar: str, width: int) -> str:
         current = f"%acc{k}"
         following = f"lane{k + 1}" if k + 1 < width else "done"
         lines.append(f"  br label %{following}")
-    lines += ["done:",
-              f"  %result = phi {vector} [ %x, %entry ], [ {current}, %next{width - 1} ]",
-              f"  ret {vector} %result", "}"]
-    return "\n".join(lines)
+    lines += ["done:", f"  ret {vector} {current}", "}"]
+    return "\n".join(test + lines)
