@@ -87,7 +87,7 @@ class BatchKernel:
     def __init__(self, command: str, program: Program, constants: Mapping[str, Any],
                  wrt: Sequence[str] | None = None, mode: str = "auto",
                  block: int = DEFAULT_BLOCK, replay: bool = True, engine: str | None = None,
-                 points_hint: int | None = None):
+                 points_hint: int | None = None, math: str = "accurate"):
         if mode not in ("auto", "forward", "reverse"):
             raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
         self.command = command
@@ -101,11 +101,15 @@ class BatchKernel:
         self.replayed = False  # whether the last chunk came from a plan (for tests)
         self.engine = engines.requested(engine)
         self.points_hint = points_hint
+        #: where a compiled plan's transcendentals come from (`gradcli.vecmath.MATH_MODES`)
+        self.math = math
         self._fused: dict[Any, CompiledPlan | None] = {}
         #: the back end that computed the last chunk: "compiled", "numpy" or "engine"
         self.engine_used = ""
         #: where its compiled kernel came from: "compiled", "disk cache" or "memory"
         self.compiled_from: str | None = None
+        #: the compiled kernel (`gradcli.plans.jit.Kernel`) of the last chunk, if any
+        self.compiled_kernel: Any = None
 
     def _chosen(self, points: Mapping[str, np.ndarray]) -> list[str]:
         chosen = list(self.wrt) if self.wrt is not None else [
@@ -130,6 +134,7 @@ class BatchKernel:
                 self.replayed = True
                 self.engine_used = "compiled"
                 self.compiled_from = fused.kernel.source
+                self.compiled_kernel = fused.kernel
                 return fused.columns([points[n] for n in names], size)
         expected = None
         if self.replay and size > 0 and key not in self._compiled:
@@ -165,7 +170,7 @@ class BatchKernel:
         decide = None if self.engine == "compiled" else \
             lambda steps: engines.worth_compiling(work, steps)
         return compiled.build(lambda block: self._compile(points, chosen, block), points,
-                              decide)
+                              decide, self.math)
 
     def _compile(self, points: Mapping[str, np.ndarray], chosen: list[str],
                  block: int | None = None) -> tuple[Plan, Assemble, list[np.ndarray]] | None:

@@ -33,11 +33,13 @@ class CompiledPlan:
 
 
 def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
-          decide: Callable[[int], bool] | None = None) -> CompiledPlan | None:
+          decide: Callable[[int], bool] | None = None,
+          math_mode: str = "accurate") -> CompiledPlan | None:
     """The compiled plan for these points' shapes, or None (numpy replay).
 
     `record(block)` is the kernel's recording at a block size; `decide(steps)`,
-    if given, may still decline once the plan's length is known."""
+    if given, may still decline once the plan's length is known; `math_mode`
+    picks the transcendentals (`gradcli.vecmath.MATH_MODES`)."""
     from gradcli.plans import jit
     from gradcli.plans.lower import lower
 
@@ -49,7 +51,8 @@ def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
         return None
     names = list(points)
     try:
-        lowered = lower(plan, [tuple(points[n].shape[1:]) for n in names])
+        lowered = lower(plan, [tuple(points[n].shape[1:]) for n in names], math_mode,
+                        "+fma" in jit.target_features().split(","))
     except NotCompilable:
         return None
     kernel = jit.load(lowered)

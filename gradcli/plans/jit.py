@@ -56,6 +56,8 @@ class _Llvm:
     """llvmlite, initialised once per process: the target machine and its fingerprint."""
 
     _instance: _Llvm | None = None
+    #: (cpu, features, vectorize) to compile for instead of this host (`set_target`)
+    _override: tuple[str, str, bool] | None = None
 
     def __init__(self) -> None:
         import llvmlite
@@ -64,6 +66,10 @@ class _Llvm:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        self.vectorize = True
+        if self._override is not None:
+            cpu, features, self.vectorize = self._override
+        self.cpu, self.features = cpu, features
         self.llvm = llvm
         self.machine = llvm.Target.from_default_triple().create_target_machine(
             cpu=cpu, features=features, opt=3, reloc="pic", codemodel="default")
@@ -71,13 +77,38 @@ class _Llvm:
 
         self.fingerprint = "|".join([_FORMAT, __version__, llvmlite.__version__,
                                      ".".join(map(str, llvm.llvm_version_info)), cpu,
-                                     features])
+                                     features, str(self.vectorize)])
 
     @classmethod
     def get(cls) -> _Llvm:
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
+
+
+def set_target(cpu: str | None = None, features: str | None = None,
+               vectorize: bool = True) -> None:
+    """Compile for `cpu` with `features` (LLVM's names, "+avx2,-avx512f,..."), or for
+    this host again with no arguments; `vectorize=False` keeps loops scalar.
+
+    For benchmarks and tests of the narrower variants (AVX2, scalar) on a wider host."""
+    _Llvm._override = None if cpu is None else (cpu, features or "", vectorize)
+    _Llvm._instance = None
+    _LOADED.clear()
+
+
+def target_features() -> str:
+    """The CPU features kernels are compiled for (LLVM's comma-separated +/- list)."""
+    return str(_Llvm.get().features)
+
+
+def vector_width() -> int:
+    """The widest vector of doubles the target has: 8 (AVX-512), 4 (AVX2), 2 (SSE2)."""
+    llvm = _Llvm.get()
+    if not llvm.vectorize:
+        return 1
+    features = set(llvm.features.split(","))
+    return 8 if "+avx512f" in features else 4 if "+avx2" in features else 2
 
 
 class Kernel:
@@ -164,6 +195,8 @@ def _optimised(ir: str) -> Any:
     module = llvm.llvm.parse_assembly(ir)
     module.verify()
     options = llvm.llvm.create_pipeline_tuning_options(speed_level=3)
+    options.loop_vectorization = llvm.vectorize
+    options.slp_vectorization = llvm.vectorize
     builder = llvm.llvm.create_pass_builder(llvm.machine, options)
     builder.getModulePassManager().run(module, builder)
     if "vector-function-abi-variant" in ir:

@@ -57,13 +57,15 @@ def _ops_by_forward() -> dict[Callable[..., Any], OpDef | None]:
 
 
 def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
-          math_mode: str = "accurate") -> Lowered:
+          math_mode: str = "accurate", fused_multiply_add: bool = True) -> Lowered:
     """The loop for `plan`, recorded on a block of two points; raises NotCompilable.
 
-    `math_mode` says where transcendentals come from (`gradcli.vecmath.MATH_MODES`)."""
+    `math_mode` says where transcendentals come from (`gradcli.vecmath.MATH_MODES`);
+    without `fused_multiply_add` on the target our own functions would be slow, and
+    the C library's are called instead."""
     if plan.block != 2:
         raise NotCompilable("plans are lowered from a two-point recording")
-    emitter = Emitter(math_mode)
+    emitter = Emitter(math_mode if fused_multiply_add or math_mode != "accurate" else "libm")
     forms = _ops_by_forward()
     values: dict[int, np.ndarray] = {r: symbols(c) for r, c in plan.constants.items()}
     arguments, loads = [], []
@@ -120,7 +122,8 @@ def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
     from gradcli import vecmath
 
     own = vecmath.definitions(emitter.vecmath)
-    header = [line for line in sorted(emitter.declared.values()) if line not in own] + own
+    header = [line for name, line in sorted(emitter.declared.items())
+              if not any(f"@{name}(" in d for d in own if d.startswith("declare"))] + own
     ir = "\n".join([
         *header,
         f"define void @{FUNCTION}(i64 %start, i64 %stop, {', '.join(arguments)}) nounwind {{",

@@ -14,8 +14,10 @@ op table stays the only place that knows what an op computes.
 Semantics follow numpy's float64 exactly: no fast-math, no contraction into
 fused multiply-adds, comparisons give 0.0 or 1.0, and `select` treats any
 non-zero (and NaN) as true, like `astype(bool)`. Two constants fold at
-generation time through numpy itself. Transcendentals call the C library
-(glibc's `sin`, `exp`, ...), as numpy does where it has no SIMD loop of its own.
+generation time through numpy itself. Transcendentals call our own
+vectorizable functions (`gradcli.vecmath`, within 1 ulp) where the emitter's
+math mode asks for them (the default), else the C library (glibc's `sin`,
+`exp`, ...), as numpy does where it has no SIMD loop of its own.
 
 A plan is lowered on a block of two points: the first is real, the second is
 `PHANTOM`. Anything that combines the two rows (a sum over the batch axis) is

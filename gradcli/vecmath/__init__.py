@@ -96,23 +96,8 @@ MATH_MODES = {
     "fast": "glibc's libmvec vector functions where it has them, within 4 ulp",
     "libm": "the C library's scalar functions, as numpy calls them",
 }
-_HOST_FMA: list[bool] = []
-
-
-def host_has_fma() -> bool:
-    """Whether this CPU has fused multiply-add (without it our functions would be slow)."""
-    if not _HOST_FMA:
-        try:
-            import llvmlite.binding as llvm
-
-            _HOST_FMA.append("+fma" in llvm.get_host_cpu_features().flatten().split(","))
-        except ImportError:
-            _HOST_FMA.append(False)
-    return _HOST_FMA[0]
-
-
 def provides(name: str, math: str) -> str | None:
     """Our function's IR name for the C library's `name`, where `math` asks for ours."""
-    if math != "accurate" or name not in FUNCTIONS or not host_has_fma():
+    if math != "accurate" or name not in FUNCTIONS:
         return None
     return symbol(name)

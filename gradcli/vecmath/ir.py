@@ -33,7 +33,7 @@ class Value:
     def _other(self, other: Value | float | int) -> Value:
         if isinstance(other, Value):
             return other
-        return self.fn.const(other) if self.type == DOUBLE else self.fn.int(int(other))
+        return self.fn.const(other) if self.type == DOUBLE else self.fn.i64(int(other))
 
     def _op(self, float_op: str, int_op: str, other: Value | float | int,
             swap: bool = False) -> Value:
@@ -147,7 +147,7 @@ class Function:
     def const(self, x: float) -> Value:
         return Value(self, double_literal(x), DOUBLE)
 
-    def int(self, i: int) -> Value:
+    def i64(self, i: int) -> Value:
         return Value(self, str(int(i)), I64)
 
     def true(self) -> Value:
@@ -229,7 +229,7 @@ class Function:
         probe = if_true if isinstance(if_true, Value) else if_false
         if not isinstance(probe, Value):
             both_ints = isinstance(if_true, int) and isinstance(if_false, int)
-            probe = self.int(0) if both_ints else self.const(0.0)
+            probe = self.i64(0) if both_ints else self.const(0.0)
         a, b = probe._other(if_true), probe._other(if_false)
         return self.emit(f"select i1 {condition.ref}, {a.type} {a.ref}, {b.type} {b.ref}",
                          a.type)

@@ -119,7 +119,7 @@ def reduce_huge(fn: Function, x: Value) -> Reduced:
     rh = fn.select(negative, -rh, rh)
     rl = fn.select(negative, -rl, rl)
     below = x.lt(0.0)
-    return (fn.select(below, (fn.int(4) - quadrant) & 3, quadrant),
+    return (fn.select(below, (fn.i64(4) - quadrant) & 3, quadrant),
             fn.select(below, -rh, rh), fn.select(below, -rl, rl))
 
 
