@@ -20,8 +20,8 @@ several replay blocks per chunk; small enough that memory stays in the tens of M
 
 def compute(command: str, expression: str, points: Mapping[str, Any], *,
             at: Mapping[str, Any] | None = None, wrt: Sequence[str] | None = None,
-            engine: str = "auto") -> dict[str, np.ndarray]:
+            engine: str = "auto", math: str = "accurate") -> dict[str, np.ndarray]:
     """Values and derivatives at many points: see `gradcli.batch.api.compute`."""
     from gradcli.batch.api import compute as run
 
-    return run(command, expression, points, at=at, wrt=wrt, engine=engine)
+    return run(command, expression, points, at=at, wrt=wrt, engine=engine, math=math)

@@ -19,7 +19,7 @@ COMMANDS = ("eval", "grad", "jacobian", "hessian")
 
 def compute(command: str, expression: str, points: Mapping[str, Any], *,
             at: Mapping[str, Any] | None = None, wrt: Sequence[str] | None = None,
-            engine: str = "auto") -> dict[str, np.ndarray]:
+            engine: str = "auto", math: str = "accurate") -> dict[str, np.ndarray]:
     """Every output column of `command` on `expression` at every point.
 
     `points` maps variable names to arrays with the points on the first axis
@@ -28,7 +28,9 @@ def compute(command: str, expression: str, points: Mapping[str, Any], *,
     by (default: all in `points`). The keys are the CLI's column names
     (`value`, `value[0]`, `grad[x]`, `jac[f[0],a]`, `hess[x,y]`), each an array
     of N numbers (possibly a view into a larger block). `engine` is `auto`,
-    `numpy` or `compiled` (see the README's "Batch work").
+    `numpy` or `compiled` (see the README's "Batch work"); `math` is where a
+    compiled plan's sin, exp, ... come from: `accurate` (ours, within 1 ulp) or
+    `libm` (the C library, numpy's bits).
     """
     from gradcli.batch.kernel import BatchKernel
     from gradcli.language.program import parse
@@ -53,5 +55,6 @@ def compute(command: str, expression: str, points: Mapping[str, Any], *,
     if not used:
         raise ArgumentError("none of the variables in points appears in the expression")
     size = next(iter(used.values())).shape[0]
-    kernel = BatchKernel(command, program, constants, wrt, engine=engine, points_hint=size)
+    kernel = BatchKernel(command, program, constants, wrt, engine=engine, points_hint=size,
+                         math=math)
     return dict(kernel.columns(used))

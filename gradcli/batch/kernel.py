@@ -90,6 +90,8 @@ class BatchKernel:
                  points_hint: int | None = None, math: str = "accurate"):
         if mode not in ("auto", "forward", "reverse"):
             raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
+        if math not in ("accurate", "libm"):
+            raise ArgumentError(f"--math must be accurate or libm, not '{math}'")
         self.command = command
         self.program = program
         self.constants = constants
@@ -101,7 +103,7 @@ class BatchKernel:
         self.replayed = False  # whether the last chunk came from a plan (for tests)
         self.engine = engines.requested(engine)
         self.points_hint = points_hint
-        #: where a compiled plan's transcendentals come from (`gradcli.vecmath.MATH_MODES`)
+        #: where a compiled plan's transcendentals come from (--math)
         self.math = math
         self._fused: dict[Any, CompiledPlan | None] = {}
         #: the back end that computed the last chunk: "compiled", "numpy" or "engine"

@@ -69,6 +69,8 @@ class BatchJob:
     chunk_size: int = DEFAULT_CHUNK
     #: numpy, compiled or auto (None: $GRADCLI_ENGINE, else auto); see batch.engines
     engine: str | None = None
+    #: where compiled plans' transcendentals come from (--math)
+    math: str = "accurate"
 
     def kernel(self, points_hint: int | None = None) -> Any:
         """The kernel; `points_hint`, the points expected in all, lets `auto` choose."""
@@ -77,7 +79,7 @@ class BatchJob:
 
         return BatchKernel(self.command, parse(self.expression), self.constants,
                            list(self.wrt) if self.wrt is not None else None, self.mode,
-                           engine=self.engine, points_hint=points_hint)
+                           engine=self.engine, points_hint=points_hint, math=self.math)
 
 
 @dataclass
@@ -277,11 +279,11 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
                strict: bool = False, quiet: bool = False,
                wrt: Sequence[str] | None = None, mode: str = "auto",
                out: TextIO | None = None, err: TextIO | None = None,
-               engine: str | None = None) -> int:
+               engine: str | None = None, math: str = "accurate") -> int:
     err = err or sys.stderr
     job = BatchJob(command, expression, dict(constants),
                    tuple(wrt) if wrt is not None else None, mode, strict, fail_fast,
-                   chunk_size, engines.requested(engine))
+                   chunk_size, engines.requested(engine), math)
     program = _check_job(job)
     fmt_out = output_format(out_path, requested_format)
     specs = [points] if isinstance(points, str) else list(points)

@@ -160,7 +160,8 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
                                fail_fast=values["fail_fast"], strict=values["strict"],
                                quiet=values["quiet"], wrt=values.get("wrt"),
                                mode=values.get("mode", "auto"), out=session.out,  # type: ignore[arg-type]
-                               err=session.err, engine=values.get("engine"))
+                               err=session.err, engine=values.get("engine"),
+                               math=values.get("math", "accurate"))
         return code
     if values.get("scheduler") or values.get("overwrite"):
         raise ArgumentError("--scheduler and --overwrite go with --points (a file of points)")

@@ -256,6 +256,10 @@ ENGINE = Option("--engine", choices=("auto", "numpy", "compiled"),
                 help="With --points: numpy (replayed numpy calls), compiled (one native loop; "
                      "needs gradcli[fast]) or auto (default: compiled where the work repays "
                      "it); also $GRADCLI_ENGINE.")
+MATH = Option("--math", choices=("accurate", "libm"), default="accurate",
+              help="With --points, compiled: where sin, exp, log ... come from: accurate "
+                   "(default: gradcli's own vectorized functions, within 1 ulp) or libm "
+                   "(the C library's scalar functions: numpy's results bit for bit).")
 OVERWRITE = Option("--overwrite", kind="flag", default=False,
                    help="With --scheduler: replace an earlier run's output directory.")
 OVER = Option("--over", kind="list", metavar="NAME=LO:HI", passed=True,
@@ -276,7 +280,7 @@ JOBS = Argument("jobs", "JOBS.jsonl",
                 "One job a line: a JSON object; - reads standard input.")
 
 _COMMON = (AT, FORMAT, PRECISION, STRICT)
-_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, ENGINE, SCHEDULER,
+_POINTS = (POINTS, OUT, CHUNK_SIZE, FAIL_FAST, POINTS_FORMAT, QUIET, ENGINE, MATH, SCHEDULER,
            OVERWRITE)
 #: with --points the format picks the records' file format (table means the default)
 _POINT_FORMAT = FORMAT.but(choices=tuple(dict.fromkeys(FORMATS + POINT_FORMATS)),

@@ -39,7 +39,7 @@ def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
 
     `record(block)` is the kernel's recording at a block size; `decide(steps)`,
     if given, may still decline once the plan's length is known; `math_mode`
-    picks the transcendentals (`gradcli.vecmath.MATH_MODES`)."""
+    picks the transcendentals (--math: accurate, fast or libm, `gradcli.vecmath.provides`)."""
     from gradcli.plans import jit
     from gradcli.plans.lower import lower
 

@@ -60,7 +60,7 @@ def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
           math_mode: str = "accurate", fused_multiply_add: bool = True) -> Lowered:
     """The loop for `plan`, recorded on a block of two points; raises NotCompilable.
 
-    `math_mode` says where transcendentals come from (`gradcli.vecmath.MATH_MODES`);
+    `math_mode` says where transcendentals come from (--math);
     without `fused_multiply_add` on the target our own functions would be slow, and
     the C library's are called instead."""
     if plan.block != 2:
@@ -135,14 +135,14 @@ def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
         *loads, *emitter.lines, *stores,
         "  %next = add nsw i64 %p, 1",
         "  %more = icmp slt i64 %next, %stop",
-        "  br i1 %more, label %loop, label %exit, !llvm.loop !0",
+        "  br i1 %more, label %loop, label %exit" + (", !llvm.loop !0" if own else ""),
         "exit:",
         "  ret void",
         "}",
-        # the last points run in the vector loop under a mask: no scalar copy of the
-        # body (whose inlined math would double the code and the compile time)
-        "!0 = distinct !{!0, !1}",
-        '!1 = !{!"llvm.loop.vectorize.predicate.enable", i1 true}',
+        # with our math inlined, the last points run in the vector loop under a mask:
+        # no scalar copy of the body (which would double the code and compile time)
+        *(["!0 = distinct !{!0, !1}",
+            '!1 = !{!"llvm.loop.vectorize.predicate.enable", i1 true}'] if own else []),
         "",
     ])
     return Lowered(ir, [tuple(s) for s in input_shapes], output_shapes, len(emitter.lines))

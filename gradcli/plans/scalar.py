@@ -74,7 +74,7 @@ class Emitter:
         self.lines: list[str] = []
         self.declared: dict[str, str] = {}
         self._seen: dict[str, str] = {}
-        #: where transcendentals come from (`gradcli.vecmath.MATH_MODES`)
+        #: where transcendentals come from (--math: accurate, fast or libm)
         self.math = math
         #: our vectorizable functions the body calls, by the C library's name
         self.vecmath: set[str] = set()

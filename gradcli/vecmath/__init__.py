@@ -90,14 +90,12 @@ def finish(llvm: Any, module: Any, machine: Any) -> None:
     manager.run(module, builder)
 
 
-#: where a compiled plan's transcendentals come from
-MATH_MODES = {
-    "accurate": "our vectorized functions, within 1 ulp (the default)",
-    "fast": "glibc's libmvec vector functions where it has them, within 4 ulp",
-    "libm": "the C library's scalar functions, as numpy calls them",
-}
 def provides(name: str, math: str) -> str | None:
-    """Our function's IR name for the C library's `name`, where `math` asks for ours."""
+    """Our function's IR name for the C library's `name`, where `math` asks for ours.
+
+    The modes are the choices of the CLI's --math (`gradcli.cli.spec.MATH`):
+    accurate (ours, the default) and libm (the C library's scalar functions,
+    numpy's bits)."""
     if math != "accurate" or name not in FUNCTIONS:
         return None
     return symbol(name)
