@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gradcli.vecmath import exp_log, trig
+from gradcli.vecmath import exp_log, hyperbolic, trig
 from gradcli.vecmath.ir import Function
 from gradcli.vecmath.lanes import WIDTHS, variant, variant_name
 
@@ -36,6 +36,8 @@ FUNCTIONS: dict[str, Callable[[], Function]] = {
     "exp": exp_log.exp, "exp2": exp_log.exp2, "expm1": exp_log.expm1,
     "log": exp_log.log, "log2": exp_log.log2, "log10": exp_log.log10,
     "log1p": exp_log.log1p,
+    "sinh": hyperbolic.sinh, "cosh": hyperbolic.cosh, "tanh": hyperbolic.tanh,
+    "atan": hyperbolic.atan,
 }
 #: the cold scalar paths, by the name of the function that branches to them
 _COLD: dict[str, Callable[[], Function]] = {

@@ -97,12 +97,9 @@ def exp2() -> Function:
     return fn
 
 
-def expm1() -> Function:
-    """2^n (1 + s) - 1 = (2^n - 1) + 2^n s, with 2^n - 1 held exactly as two doubles."""
-    fn = Function("gradcli_vm_expm1")
-    (x,) = fn.params
-    overflow, underflow = x.gt(709.8), x.lt(-38.0)
-    xs = _safe(fn, x, overflow, underflow)
+def expm1_parts(fn: Function, x: Value) -> tuple[Value, Value, Value]:
+    """expm1(x) = (h + l) 2^shift, unrounded, for x in [-38, 709.8] (else harmless)."""
+    xs = fn.select(fn.both(x.ge(-38.0), x.le(709.8)), x, 0.0)
     n = fn.rint(xs * INV_LN2)
     r0 = fn.fma(-n, LN2_HI, xs)
     ph, pl = two_product(fn, n, LN2_LO)
@@ -114,10 +111,33 @@ def expm1() -> Function:
     scale = power_of_two(fn, k - shift)
     a, ae = two_sum(fn, scale, fn.const(-1.0))
     u, ue = two_sum(fn, a, scale * sh)
-    value = (u + (ue + fn.fma(scale, sl, ae))) * power_of_two(fn, shift)
-    value = fn.select(x.eq(0.0), x, value)  # keeps -0
+    return u, ue + fn.fma(scale, sl, ae), power_of_two(fn, shift)
+
+
+def expm1() -> Function:
+    """2^n (1 + s) - 1 = (2^n - 1) + 2^n s, with 2^n - 1 held exactly as two doubles."""
+    fn = Function("gradcli_vm_expm1")
+    (x,) = fn.params
+    overflow, underflow = x.gt(709.8), x.lt(-38.0)
+    h, low, scale = expm1_parts(fn, x)
+    value = fn.select(x.eq(0.0), x, (h + low) * scale)  # keeps -0
     fn.result = _finish(fn, x, value, overflow, underflow, -1.0)
     return fn
+
+
+def half_exp(fn: Function, x: Value) -> tuple[Value, Value]:
+    """e^x / 2 as two doubles (hi + lo), x in [0, 711] (overflowing to inf past it)."""
+    xs = fn.select(x.le(711.0), x, 711.0)
+    n = fn.rint(xs * INV_LN2)
+    r0 = fn.fma(-n, LN2_HI, xs)
+    ph, pl = two_product(fn, n, LN2_LO)
+    rh, e = two_sum(fn, r0, -ph)
+    hi, lo = exp_reduced(fn, rh, e - pl)
+    one, low = fast_two_sum(fn, fn.const(1.0), hi)
+    k = fn.to_int(n) - 1
+    half = k >> 1
+    s1, s2 = power_of_two(fn, half), power_of_two(fn, k - half)
+    return fast_two_sum(fn, one * s1 * s2, (low + lo) * s1 * s2)
 
 
 def log_parts(fn: Function, x: Value) -> tuple[Value, Value, Value]:
