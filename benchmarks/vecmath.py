@@ -87,7 +87,7 @@ def speed(names: list[str], repeats: int) -> None:
             ours = _ns_per_element(name, x, "accurate", repeats)
             libm = _ns_per_element(name, x, "libm", repeats)
             function = getattr(np, NUMPY.get(name, name))
-            numpy_ns = median_time(lambda f=function: f(x), repeats) / len(x) * 1e9
+            numpy_ns = median_time(lambda f=function, a=x: f(a), repeats) / len(x) * 1e9
             print(f"  {name:6s} ours {ours:6.2f}   libm (scalar glibc) {libm:6.2f}   "
                   f"numpy {numpy_ns:6.2f}   ratio {ours / libm:.2f}", flush=True)
     jit.set_target()
