@@ -220,3 +220,26 @@ class DiffResult(Result):
         self.hessian = hessian
         #: like formulas/jacobian/hessian, with arrays in place of formulas (bindings given)
         self.values = values
+
+
+class TaylorResult(Result):
+    """What `taylor` found: f(a + v t) = sum_k coefficients[k] t^k, the derivatives
+    k! c_k along v, and the truncated series as an expression in `variable`."""
+
+    __slots__ = ("coefficients", "derivatives", "direction", "order", "polynomial",
+                 "variable", "variables")
+
+    def __init__(self, *args: Any, order: int, variables: list[str],
+                 direction: np.ndarray | None, coefficients: list[np.ndarray],
+                 derivatives: list[np.ndarray], polynomial: str | None, variable: str,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.variables = variables
+        #: v, flattened over the variables (None: one variable, along itself)
+        self.direction = direction
+        self.coefficients = coefficients
+        self.derivatives = derivatives
+        #: the series in the language (x, or t along a direction); None for a matrix
+        self.polynomial = polynomial
+        self.variable = variable

@@ -201,6 +201,18 @@ def _functions_json(result: r.FunctionsResult) -> dict[str, Any]:
          "help": row.help, "note": row.note} for row in result.rows]}
 
 
+@JSON.of(r.TaylorResult)
+def _taylor_json(result: r.TaylorResult) -> dict[str, Any]:
+    obj = _json_common(result)
+    obj["order"] = result.order
+    obj["variables"] = result.variables
+    obj["direction"] = None if result.direction is None else json_array(result.direction)
+    obj["coefficients"] = [json_array(c) for c in result.coefficients]
+    obj["derivatives"] = [json_array(d) for d in result.derivatives]
+    obj["polynomial"] = result.polynomial
+    return obj
+
+
 @JSON.of(r.PlotResult)
 def _plot_json(result: r.PlotResult) -> dict[str, Any]:
     obj: dict[str, Any] = {
@@ -356,6 +368,17 @@ def _plot_csv(result: r.PlotResult, writer: Any, num: Callable[[float], str]) ->
         writer.writerow([num(float(gx[index])), num(float(gy[index])),
                          num(float(grid["z"][index])), num(float(grid["u"][index])),
                          num(float(grid["v"][index]))])
+
+
+@CSV.of(r.TaylorResult)
+def _taylor_csv(result: r.TaylorResult, writer: Any, num: Callable[[float], str]) -> None:
+    import json
+
+    writer.writerow(["k", "coefficient", "derivative"])
+    for k, (c, d) in enumerate(zip(result.coefficients, result.derivatives, strict=True)):
+        cells = [num(float(c)), num(float(d))] if np.ndim(c) == 0 else \
+            [json.dumps(json_array(c)), json.dumps(json_array(d))]
+        writer.writerow([str(k), *cells])
 
 
 @CSV.of(r.FunctionsResult)
@@ -628,6 +651,22 @@ def _diff_latex(result: r.DiffResult) -> str:
         return next(iter(result.formulas.values())).latex() + "\n"
     return "".join(rf"\frac{{\partial f}}{{\partial {latex_name(n)}}} = {f.latex()}" + "\n"
                    for n, f in result.formulas.items())
+
+
+@TABLE.of(r.TaylorResult)
+def _taylor_table(result: r.TaylorResult, p: int) -> tuple[str, list[Block]]:
+    blocks: list[Block] = []
+    if result.direction is not None:
+        blocks.append(Lines([("direction", fmt_array(result.direction, p))]))
+    power = result.variable if result.direction is not None else \
+        f"({result.variable} - a)" if float(np.asarray(result.at[result.variable]).reshape(-1)[0]) \
+        else result.variable
+    blocks.append(Rows(["k", f"coefficient of {power}^k", "derivative k! c_k"],
+                       [[str(k), fmt_array(c, p), fmt_array(d, p)] for k, (c, d) in
+                        enumerate(zip(result.coefficients, result.derivatives, strict=True))]))
+    if result.polynomial is not None:
+        blocks.append(Lines([("series", result.polynomial)]))
+    return _heading(result, p), blocks
 
 
 @TABLE.of(r.DiffResult)

@@ -403,6 +403,27 @@ Examples:
                                 "f); 2: the matrix of second derivatives.")),
         runner="gradcli.cli.run:run_point", call="gradcli.formula:diff"),
     Command(
+        "taylor", summary="Print the Taylor coefficients f^(k)(a)/k! up to --order, by "
+                          "Taylor-mode AD.",
+        help="""For one variable, the coefficients of f(x) around x = a; for several (or a
+vector), those of f(a + v t) along the direction --dir v, flattened over the variables in
+order. Also the derivatives k! c_k and the truncated series as an expression (it parses).
+Each order costs O(order) per op, not exponentially.
+
+Examples:
+
+    gradcli taylor "exp(sin(x))" x=0 --order 6
+
+    gradcli taylor "x*y^2" x=1 y=2 --dir [1,1] --order 3 --format json""",
+        arguments=(EXPRESSION, BINDINGS),
+        options=(*_COMMON, WRT,
+                 ORDER.but(default=5, choices=None, check=_between(0, 1000),
+                           help="The highest power of the series (0 to 1000)."),
+                 Option("--dir", metavar="V", convert=_value, convert_job=_job_array,
+                        passed=True, help="The direction v of f(a + v t), one number per "
+                                          "element of the variables, e.g. --dir [1,0].")),
+        runner="gradcli.cli.run:run_point", call="gradcli.series:taylor"),
+    Command(
         "batch", summary="Run a file of jobs: one JSON line in, one JSON line out, in order.",
         help="""A job: {"id": "a", "command": "grad", "expression": "x*x*y", "at": {"x": 2,
 "y": 3}, "wrt": ["x"]}; command is eval, grad, hessian, jacobian, graph or check; a job may

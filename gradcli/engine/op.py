@@ -31,7 +31,7 @@ class OpDef:
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
                  "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
                  "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
-                 "scalar", "signature", "vjp")
+                 "scalar", "signature", "taylor", "vjp")
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjp: tuple[VjpRule, ...] | VjpRule | None, jvp: JvpRule | None, *,
@@ -46,7 +46,8 @@ class OpDef:
                  prepare: Callable[..., Any] | None = None,
                  batch: Callable[..., Any] | None = None, core: str | None = None,
                  group: str = "", aliases: tuple[str, ...] = (),
-                 scalar: Callable[..., Any] | None = None, printed: str | None = None):
+                 scalar: Callable[..., Any] | None = None, printed: str | None = None,
+                 taylor: str | None = None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -90,6 +91,9 @@ class OpDef:
         #: how a formula writes this op, where not as a call `name(args)`: a template with
         #: {0}, {1} for the inputs (an operator such as "{0} + {1}"), read by gradcli.formula
         self.printed = printed
+        #: Taylor mode's rule where the generic one (the JVP, recorded) would not end:
+        #: "bilinear" (the Cauchy product), "quotient" or "power" (see gradcli.engine.taylor)
+        self.taylor = taylor
 
     @property
     def param_names(self) -> tuple[str, ...]:

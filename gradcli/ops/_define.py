@@ -56,6 +56,9 @@ The keywords of an entry (`defop`; the helpers pass them through):
 ``prepare``               checks and canonicalises arguments for one point
 ``linear, moves``         optional fast forward-mode forms (sparse tangents)
 ``public, method``        listed for users; attached as a Tensor method
+``taylor``                Taylor mode's own rule where the generic one (the JVP,
+                          recorded) would not end: ``"bilinear"`` (set for
+                          ``jvp="bilinear"``), ``"quotient"``, ``"power"``
 ========================  =====================================================
 
 An op with tensor inputs and neither ``batch`` nor ``core`` is refused when it
@@ -198,7 +201,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
           core: str | None = None, group: str | None = None,
           aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None,
-          printed: str | None = None) -> OpDef:
+          printed: str | None = None, taylor: str | None = None) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -217,7 +220,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         differentiable=differentiable, prepare=prepare, linear=linear, moves=moves,
         batch=batch, core=core, scalar=scalar,
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
-        printed=printed,
+        printed=printed, taylor=taylor or ("bilinear" if jvp == "bilinear" else None),
     )
     if jvp in ("linear", "bilinear"):
         op.jvp = _applied_to_tangents(op, bilinear=jvp == "bilinear")

@@ -28,12 +28,12 @@ SUB = _elementwise("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x
                    lambda out, x, y: [1.0, -1.0], nin=2, kind="binary", help="x - y",
                    printed="{0} - {1}")
 MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y",
-             printed="{0}*{1}")
+             printed="{0}*{1}", taylor="bilinear")
 DIV = _elementwise(
     "div", np.divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
     lambda out, x, y: [1.0 / y, -out / y],
     nin=2, kind="binary", help="x / y", domain="y != 0", sample=((-2, 2), (0.5, 2)),
-    printed="{0}/{1}")
+    printed="{0}/{1}", taylor="quotient")
 def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
     if not y.requires_grad and y.data.ndim == 0:
         # a constant exponent, the common case (x^2, x^3): fewer recorded ops
@@ -64,7 +64,7 @@ POW = binary(
     help="x to the power y (also written x^y or x**y)", domain="x > 0 unless y is whole",
     sample=((0.3, 2.0), (-2.0, 2.0)),
     note="d/dx at y = 0 is 0, and d/dy at x = 0 (y >= 0) is 0, as in PyTorch",
-    inputs=("x", "y"), printed="{0}^{1}")
+    inputs=("x", "y"), printed="{0}^{1}", taylor="power")
 binary("atan2", np.arctan2,
        (lambda y, x, out: x / (x * x + y * y), lambda y, x, out: -y / (x * x + y * y)),
        help="angle of the point (x, y), in (-pi, pi]", inputs=("y", "x"),
