@@ -39,6 +39,8 @@ SAME_AS_SHELL = {
     "diff": (["diff", "x*x*y", "--order", "2"], "diff x*x*y --order 2"),
     "batch": (["batch", str(SAMPLES / "jobs.jsonl")], f"batch {SAMPLES / 'jobs.jsonl'}"),
     "functions": (["functions", "sin"], "functions sin"),
+    "taylor": (["taylor", "exp(sin(x))", "x=0.5", "--order", "4"],
+               "taylor exp(sin(x)) x=0.5 --order 4"),
 }
 
 
