@@ -100,6 +100,9 @@ def _explicit(rng: np.random.Generator) -> dict[str, list[Case]]:
         "clone": [Case("clone", fn.clone, [r(2, 2)])],
         "prod_others": [Case("prod_others", lambda x: fn.prod_others(x, axis=None), [pos(4)]),
                         Case("prod_others0", lambda x: fn.prod_others(x, axis=0), [pos(3, 2)])],
+        "prod_pairs": [
+            Case("prod_pairs", lambda x, v: fn.prod_pairs(x, v, axis=None), [pos(4), r(4)]),
+            Case("prod_pairs0", lambda x, v: fn.prod_pairs(x, v, axis=0), [pos(3, 2), r(3, 2)])],
         "where": [Case("where", lambda x, y: fn.where(g.tensor(cond), x, y), [r(2, 3), r(3)])],
         "clip": [Case("clip", lambda x, lo, hi: fn.clip(x, lo, hi),
                       [rng.uniform(-2, 2, size=(5,)), rng.uniform(-3, -2.5, size=()),

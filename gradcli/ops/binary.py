@@ -45,8 +45,11 @@ def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
         if k == 2.0:
             return 2.0 * x
         return k * x ** (k - 1.0)
-    # PyTorch masks the exponent-0 case so that 0 ** 0 has derivative 0, not nan
-    return fn.where(y == 0.0, 0.0, y * x ** (y - 1.0))
+    # y x^(y-1) is already 0 at y = 0 for x != 0, so only 0^0 needs PyTorch's mask
+    # (derivative 0, not 0 * inf). A mask on y == 0 alone would also zero this
+    # partial's y-derivative there, x^(y-1), and the Hessian would not be symmetric.
+    general = y * x ** (y - 1.0)
+    return fn.where(x == 0.0, fn.where(y == 0.0, 0.0, general), general)
 
 
 def _pow_exponent_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
@@ -63,12 +66,19 @@ POW = binary(
     ),
     help="x to the power y (also written x^y or x**y)", domain="x > 0 unless y is whole",
     sample=((0.3, 2.0), (-2.0, 2.0)),
-    note="d/dx at y = 0 is 0, and d/dy at x = 0 (y >= 0) is 0, as in PyTorch",
+    note="d/dx at y = 0 is 0 (y x^(y-1) there, and 0 at x = 0 too), and d/dy at x = 0 "
+         "(y >= 0) is 0, as in PyTorch",
     inputs=("x", "y"), printed="{0}^{1}", taylor="power")
+# x/(x^2 + y^2) written as (x/r)/r with r = hypot(y, x): x^2 + y^2 underflows to 0
+# at 1e-300 (and overflows at 1e200), the scaled form does neither
 binary("atan2", np.arctan2,
-       (lambda y, x, out: x / (x * x + y * y), lambda y, x, out: -y / (x * x + y * y)),
+       (lambda y, x, out: x / fn.hypot(y, x) / fn.hypot(y, x),
+        lambda y, x, out: -y / fn.hypot(y, x) / fn.hypot(y, x)),
        help="angle of the point (x, y), in (-pi, pi]", inputs=("y", "x"),
-       sample=((0.2, 2.0), (0.2, 2.0)), note="undefined at (0, 0): the derivative is nan")
+       sample=((0.2, 2.0), (0.2, 2.0)),
+       note="undefined at (0, 0): the derivative is nan. Where x^2 + y^2 is below about "
+            "1e-308 the second derivatives (of size 1/(x^2 + y^2)) overflow, and a mixed "
+            "partial that is 0 there is the difference of two such terms: nan")
 binary("hypot", np.hypot, (lambda x, y, out: x / out, lambda x, y, out: y / out),
        help="sqrt(x^2 + y^2) without overflow", sample=((0.2, 2.0), (0.2, 2.0)),
        note="at (0, 0) the derivative is nan, as in PyTorch")
@@ -95,8 +105,10 @@ binary("heaviside", np.heaviside,
        inputs=("x", "h0"), help="step function: 0 for x < 0, h0 at x = 0, 1 for x > 0",
        sample=((0.1, 2.0), (0.0, 1.0)),
        note="piecewise constant in x (derivative 0); d/dh0 is 1 where x = 0")
+# the partials are sigmoid(x - y) and sigmoid(y - x), not exp(x - out): x - out is
+# rounded where out is large, and the second derivative, p(1 - p), then cancels
 binary("logaddexp", np.logaddexp,
-       (lambda x, y, out: fn.exp(x - out), lambda x, y, out: fn.exp(y - out)),
+       (lambda x, y, out: fn.sigmoid(x - y), lambda x, y, out: fn.sigmoid(y - x)),
        help="log(e^x + e^y) without overflow")
 
 

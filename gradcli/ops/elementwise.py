@@ -40,7 +40,8 @@ def _logit(x: np.ndarray) -> np.ndarray:
 
 unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x", printed="-{0}")
 unary("exp", np.exp, lambda x, out: out, help="e to the power x")
-unary("expm1", np.expm1, lambda x, out: out + 1.0, help="exp(x) - 1, accurate for small x")
+# expm1' = exp(x), not out + 1: that sum rounds to 0 (and loses the tail) once x < -37
+unary("expm1", np.expm1, lambda x, out: fn.exp(x), help="exp(x) - 1, accurate for small x")
 unary("exp2", np.exp2, lambda x, out: out * LN2, help="2 to the power x")
 def _log(x: np.ndarray, base: float | None) -> np.ndarray:
     return np.log(x) if base is None else np.log(x) / math.log(base)
@@ -89,25 +90,48 @@ unary("sin", np.sin, lambda x, out: fn.cos(x), help="sine (radians)")
 unary("cos", np.cos, lambda x, out: -fn.sin(x), help="cosine (radians)")
 unary("tan", np.tan, lambda x, out: 1.0 + out * out, help="tangent (radians)",
       domain="x != pi/2 + k*pi", sample=(-1.2, 1.2))
-unary("asin", np.arcsin, lambda x, out: 1.0 / fn.sqrt(1.0 - x * x), help="inverse sine",
-      aliases=("arcsin",),
-      domain="-1 <= x <= 1", sample=(-0.9, 0.9))
-unary("acos", np.arccos, lambda x, out: -1.0 / fn.sqrt(1.0 - x * x), help="inverse cosine",
-      aliases=("arccos",),
-      domain="-1 <= x <= 1", sample=(-0.9, 0.9))
-unary("atan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x), help="inverse tangent",
-      aliases=("arctan",))
+def _one_minus_square(x: Tensor) -> Tensor:
+    """1 - x^2 to full precision for |x| <= 1, with a derivative that is as accurate.
+
+    Near |x| = 1 it is (1 - x)(1 + x), whose factor 1 - x is exact there; near 0
+    it is 1 - x*x, whose derivative -2x does not come from two rounded terms
+    cancelling (as -(1 + x) + (1 - x) would)."""
+    return fn.where(fn.abs(x) < 0.5, 1.0 - x * x, (1.0 - x) * (1.0 + x))
+
+
+# derivatives written so that the values near the branch points (|x| = 1) and the
+# tails (|x| up to 1e300) keep full precision: no 1 - x*x at x ~ 1, no x*x at 1e300
+unary("asin", np.arcsin, lambda x, out: 1.0 / fn.sqrt(_one_minus_square(x)),
+      help="inverse sine", aliases=("arcsin",), domain="-1 <= x <= 1", sample=(-0.9, 0.9))
+unary("acos", np.arccos, lambda x, out: -1.0 / fn.sqrt(_one_minus_square(x)),
+      help="inverse cosine", aliases=("arccos",), domain="-1 <= x <= 1", sample=(-0.9, 0.9))
+def _atan_derivative(x: Tensor, out: Tensor) -> Tensor:
+    # 1/(1 + x^2); beyond |x| = 1 as r^2/(1 + r^2) with r = 1/x, so neither it nor its
+    # derivative overflows x^2 (at 1e200 the second derivative is -2e-600 -> -0, not nan)
+    r = 1.0 / fn.where(fn.abs(x) > 1.0, x, 1.0)
+    return fn.where(fn.abs(x) > 1.0, r * r / (1.0 + r * r), 1.0 / (1.0 + x * x))
+
+
+unary("atan", np.arctan, _atan_derivative, help="inverse tangent", aliases=("arctan",))
 unary("sinh", np.sinh, lambda x, out: fn.cosh(x), help="hyperbolic sine")
 unary("cosh", np.cosh, lambda x, out: fn.sinh(x), help="hyperbolic cosine")
-# tanh' = 1 - tanh^2 cancels to 0 once tanh rounds to 1 (|x| > 19); the same number
-# written as 4 sigmoid(2x) sigmoid(-2x) keeps its relative precision at any x
-unary("tanh", np.tanh, lambda x, out: 4.0 * fn.sigmoid(2.0 * x) * fn.sigmoid(-2.0 * x),
-      help="hyperbolic tangent")
-unary("asinh", np.arcsinh, lambda x, out: 1.0 / fn.sqrt(x * x + 1.0),
+def _sech_squared(x: Tensor, out: Tensor) -> Tensor:
+    # tanh' = sech(x)^2. Not 1 - tanh^2, which cancels to 0 once tanh rounds to 1
+    # (|x| > 19), nor 4 sigmoid(2x) sigmoid(-2x), whose own derivative is two terms
+    # near 2 cancelling to -2x (8e-8 relative at 1e-10). sech^2's derivative is
+    # -2 sinh/cosh^3: accurate at any x, and it underflows only where the truth does.
+    sech = 1.0 / fn.cosh(x)
+    return sech * sech
+
+
+unary("tanh", np.tanh, _sech_squared, help="hyperbolic tangent")
+# 1/hypot(x, 1), not 1/sqrt(x^2 + 1): x^2 overflows at 1e300 (derivative 1e-300, not 0)
+unary("asinh", np.arcsinh, lambda x, out: 1.0 / fn.hypot(x, 1.0),
       help="inverse hyperbolic sine", aliases=("arcsinh",))
-unary("acosh", np.arccosh, lambda x, out: 1.0 / fn.sqrt(x * x - 1.0),
+# sqrt(x - 1) sqrt(x + 1): x - 1 is exact near 1, and nothing squares x at 1e300
+unary("acosh", np.arccosh, lambda x, out: 1.0 / (fn.sqrt(x - 1.0) * fn.sqrt(x + 1.0)),
       help="inverse hyperbolic cosine", domain="x >= 1", sample=(1.2, 3.0), aliases=("arccosh",))
-unary("atanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x),
+unary("atanh", np.arctanh, lambda x, out: 1.0 / _one_minus_square(x),
       help="inverse hyperbolic tangent", domain="-1 < x < 1", sample=(-0.9, 0.9),
       aliases=("arctanh",))
 # sigmoid' = sigmoid(x) sigmoid(-x), not out * (1 - out), which cancels for large x

@@ -14,6 +14,7 @@ import numpy as np
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ShapeError
 from gradcli.ops._define import defop, fn
+from gradcli.ops.reductions import others_along_last
 
 
 def _square(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:
@@ -55,13 +56,63 @@ INV = defop(
     sample=((-2.0, 2.0),), help="the inverse of a square matrix",
     note="at a singular matrix the inverse and its derivatives are nan")
 
+#: beyond this 1-norm condition number the cofactor comes from the SVD, not det inv^T
+#: (whose error grows like cond * eps: 1e-13 relative here)
+COFACTOR_CONDITION = 1e3
+
+
+def _cofactor(a: np.ndarray) -> np.ndarray:
+    """The cofactor matrix, adj(A)^T = det(A) inv(A)^T, finite at a singular A too.
+
+    Well-conditioned matrices take det(A) inv(A)^T, exact on small whole-number
+    matrices. Singular and ill-conditioned ones take the SVD A = U S V^T:
+    cof(A) = det(U) det(V) U diag(prod_(j != i) s_j) V^T, the products of the other
+    singular values taken without division, so a zero singular value costs
+    nothing (det(A) inv(A)^T would be 0 * inf there)."""
+    with np.errstate(all="ignore"):
+        inverse = _inv(a)
+        out = np.linalg.det(a)[..., None, None] * np.swapaxes(inverse, -1, -2)
+        condition = np.linalg.norm(a, 1, axis=(-2, -1)) * np.linalg.norm(inverse, 1,
+                                                                         axis=(-2, -1))
+    poor = ~(condition <= COFACTOR_CONDITION)
+    if np.any(poor):
+        u, s, vh = np.linalg.svd(a[poor])
+        sign = np.linalg.det(u) * np.linalg.det(vh)
+        out[poor] = sign[..., None, None] * ((u * others_along_last(s)[..., None, :]) @ vh)
+    return out
+
+
+def _cofactor_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
+    # d cof = tr(inv(A) dA) cof - det(A) inv(A)^T dA^T inv(A)^T, so the VJP is
+    # <G, inv(A)^T> cof - det(A) inv(A)^T G^T inv(A)^T: the second derivative of
+    # det, through inv, so nan at a singular A (see det's note)
+    inv_t = _swap_last(fn.inv(a))
+    inner = _matrix_of(fn.sum(g * inv_t, axis=(-2, -1)))
+    return inner * out - _matrix_of(fn.det(a)) * fn.matmul(fn.matmul(inv_t, _swap_last(g)),
+                                                           inv_t)
+
+
+def _cofactor_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
+    inv_t = _swap_last(fn.inv(a))
+    t = ts[0]
+    inner = _matrix_of(fn.sum(inv_t * t, axis=(-2, -1)))
+    return inner * out - _matrix_of(fn.det(a)) * fn.matmul(fn.matmul(inv_t, _swap_last(t)),
+                                                           inv_t)
+
+
+defop("cofactor", _cofactor, vjp=(_cofactor_vjp,), jvp=_cofactor_jvp, kind="array",
+      inputs=("A",), core="(m,m)->(m,m)", public=False, group="linear algebra",
+      prepare=lambda ts, p: _square(ts, p, "cofactor"), sample=((-2.0, 2.0),),
+      help="the cofactor matrix adj(A)^T, the derivative of det",
+      note="finite at a singular matrix; its own derivative (det's second) is nan there")
+
 DET = defop(
     "det", np.linalg.det,
-    # Jacobi's formula: d det(A) = det(A) tr(inv(A) dA), so the VJP is g det(A) inv(A)^T
-    vjp=(lambda g, out, a: _matrix_of(g * out) * _swap_last(fn.inv(a)),),
-    jvp=lambda ts, out, a: out * fn.sum(_swap_last(fn.inv(a)) * ts[0], axis=(-2, -1)),
+    # Jacobi's formula: d det(A) = tr(adj(A) dA), so the VJP is g cof(A) = g adj(A)^T
+    vjp=(lambda g, out, a: _matrix_of(g) * fn.cofactor(a),),
+    jvp=lambda ts, out, a: fn.sum(fn.cofactor(a) * ts[0], axis=(-2, -1)),
     kind="array", inputs=("A",), core="(m,m)->()", method=True, group="linear algebra",
     prepare=lambda ts, p: _square(ts, p, "det"), sample=((-2.0, 2.0),),
     help="the determinant of a square matrix",
-    note="the derivative is det(A) inv(A)^T, so at a singular matrix it is nan "
-         "(the adjugate there is finite; gradcli does not special-case it)")
+    note="the derivative is the cofactor matrix adj(A)^T, finite at a singular matrix too; "
+         "the second derivative goes through inv(A), so at a singular matrix it is nan")

@@ -149,10 +149,51 @@ defop("cumsum", np.cumsum, vjp=(_cumsum_vjp,),
       params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
       prepare=lambda ts, p: _one_axis(ts, p, "cumsum"), method=True, group=LINEAR_ALGEBRA,
       help="running sums along axis")
-defop("cumprod", np.cumprod,
-      vjp=(lambda g, out, x, axis: _cumsum_vjp(g * out, out, x, axis) / x,),
-      jvp=lambda ts, out, x, axis: out * fn.cumsum(ts[0] / x, axis=axis),
+def _zero_masks(x: Tensor, axis: int) -> tuple[Tensor, Tensor]:
+    """Along axis: before any exact zero, and at the first zero."""
+    seen = fn.cumsum(fn.where(x == 0.0, 1.0, 0.0), axis=axis)
+    return seen == 0.0, fn.where(x == 0.0, seen, 0.0) == 1.0
+
+
+def _cumprod_parts(g: Tensor, out: Tensor, x: Tensor, axis: int
+                   ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The pieces of cumprod's VJP at x: masks, the value before and at the first zero."""
+    before, first = _zero_masks(x, axis)
+    head = _cumsum_vjp(g * out, out, x, axis) / fn.where(before, x, 1.0)
+    lifted = fn.where(first, 1.0, x)
+    tail = _cumsum_vjp(g * fn.cumprod(lifted, axis=axis), out, x, axis)
+    return before, first, head, tail, lifted
+
+
+def _cumprod_vjp(g: Tensor, out: Tensor, x: Tensor, axis: int) -> Tensor:
+    # out_i = prod_(k <= i) x_k, and the VJP at j is sum over i >= j of g_i times the
+    # product of x_k, k <= i, k != j. Before the first zero (z) that is the sum of g_i out_i
+    # over x_j; at z, the same sum with x_z read as 1; after z, x_z times the VJP of the
+    # array with x_z read as 1 (one level more, whose own after-part carries two zero
+    # factors: 0 with derivative 0). No division by a zero, and all recorded, so the
+    # gradient and its derivative (the Hessian) are exact at zeros.
+    before, first, head, tail, lifted = _cumprod_parts(g, out, x, axis)
+    before2, first2, head2, tail2, _ = _cumprod_parts(g, fn.cumprod(lifted, axis=axis),
+                                                      lifted, axis)
+    after = fn.where(before2, head2, fn.where(first2, tail2, 0.0))
+    at_zero = fn.sum(fn.where(first, x, 0.0), axis=axis, keepdims=True)
+    return fn.where(before, head, fn.where(first, tail, at_zero * after))
+
+
+def _cumprod_jvp(ts: list[Any], out: Tensor, x: Tensor, axis: int) -> Tensor:
+    # before the first zero, out times the running sum of t/x; from it on, only the
+    # zero's own tangent survives: t_z times the running products with x_z read as 1
+    before, first = _zero_masks(x, axis)
+    t = ts[0]
+    head = out * fn.cumsum(t / fn.where(before, x, 1.0), axis=axis)
+    lifted = fn.cumprod(fn.where(first, 1.0, x), axis=axis)
+    at_first = fn.sum(fn.where(first, t, 0.0), axis=axis, keepdims=True)
+    return fn.where(before, head, at_first * lifted)
+
+
+defop("cumprod", np.cumprod, vjp=(_cumprod_vjp,), jvp=_cumprod_jvp,
       params=(("axis", -1),), kind="array", batch=axis_rule(single=True),
       prepare=lambda ts, p: _one_axis(ts, p, "cumprod"), method=True, group=LINEAR_ALGEBRA,
       help="running products along axis",
-      note="the derivative divides by x, so where an element is exactly 0 it is nan")
+      note="the derivatives are products of the other elements (no division by x), so they "
+           "are exact where an element is exactly 0")

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.batching import axis_rule
-from gradcli.engine.tensor import Tensor
+from gradcli.engine.batching import axis_rule, everywhere, shift_axes
+from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import ArgumentError
 from gradcli.ops._define import canonical_axes, defop, expand, fn, reduction
 
@@ -200,36 +200,102 @@ def _move_reduced_last(x: np.ndarray, axis: tuple[int, ...] | None) -> tuple[np.
     return flat, (perm, moved.shape)
 
 
+def others_along_last(flat: np.ndarray) -> np.ndarray:
+    """Along the last axis: for each element, the product of the others (no division)."""
+    ones = np.ones((*flat.shape[:-1], 1))
+    left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
+    right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., :-1][..., ::-1], ones],
+                           axis=-1)
+    return left * right
+
+
 def _prod_others(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
     """For each element, the product of all other elements in its reduced slice.
 
     Exact even where x has zeros, unlike prod(x) / x.
     """
     flat, (perm, moved_shape) = _move_reduced_last(x, axis)
-    ones = np.ones((*flat.shape[:-1], 1))
-    left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
-    right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., :-1][..., ::-1], ones],
-                           axis=-1)
-    return np.transpose((left * right).reshape(moved_shape), np.argsort(perm))
+    return np.transpose(others_along_last(flat).reshape(moved_shape), np.argsort(perm))
 
 
-def _prod_others_vjp(g: Tensor, out: Tensor, x: Tensor, axis: Any) -> Tensor:
-    # d others_i / d x_j = others_i / x_j for j != i (second derivatives at an
-    # exact zero of x are therefore nan; first derivatives are exact everywhere)
-    total = expand(fn.sum(g * out, axis=axis, keepdims=True), x.shape, axis)
-    return (total - g * out) / x
+def _prod_pairs(x: np.ndarray, v: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    """(M v)_i = sum over j != i of v_j times the product of the elements other than i and j.
+
+    M is the Hessian of prod (and the Jacobian of prod_others), so this is both
+    one's second derivative along v and the other's derivative along v. It is
+    exact where the slice has zeros, by their count: with none, Q_i (S - v_i/x_i)
+    with Q the products of the others and S = sum v/x; with one zero (at z),
+    v_z Q_i off it and sum_j v_j Q_j at it (Q of the slice with that zero read as
+    1); with two, each zero gets the other's v times the product of the rest;
+    with more, 0."""
+    x = np.broadcast_to(x, np.broadcast_shapes(np.shape(x), np.shape(v)))
+    v = np.broadcast_to(v, x.shape)
+    flat, (perm, moved_shape) = _move_reduced_last(x, axis)
+    along, _ = _move_reduced_last(v, axis)
+    zero = flat == 0.0
+    zeros = np.sum(zero, axis=-1, keepdims=True)
+    nonzero = np.where(zero, 1.0, flat)
+    others = others_along_last(nonzero)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ratio = np.where(zero, 0.0, along / nonzero)
+        at_zero = np.sum(np.where(zero, along, 0.0), axis=-1, keepdims=True)
+        rest = np.prod(nonzero, axis=-1, keepdims=True)
+        none = others * (np.sum(ratio, axis=-1, keepdims=True) - ratio)
+        one = np.where(zero, np.sum(np.where(zero, 0.0, along * others), axis=-1,
+                                    keepdims=True), at_zero * others)
+        two = np.where(zero, rest * (at_zero - along), 0.0)
+    out = np.select([zeros == 0, zeros == 1, zeros == 2], [none, one, two], 0.0)
+    return np.transpose(out.reshape(moved_shape), np.argsort(perm))
 
 
-def _prod_others_jvp(ts: list[Any], out: Tensor, x: Tensor, axis: Any) -> Tensor:
-    ratio = ts[0] / x
-    return out * (fn.sum(ratio, axis=axis, keepdims=True) - ratio)
+def _pairs_contracted(x: Tensor, a: Tensor, b: Tensor, axis: Any) -> Tensor:
+    """sum over distinct i, j, both != k, of a_i b_j prod_(l not i, j, k) x_l, for each k.
+
+    The third derivative of prod contracted with two vectors, written through
+    a/x and b/x: exact away from zeros, nan at an exact zero (see prod's note)."""
+    p, q = a / x, b / x
+
+    def total(t: Tensor) -> Tensor:
+        return expand(fn.sum(t, axis=axis, keepdims=True), x.shape, axis)
+
+    return fn.prod_others(x, axis=axis) * ((total(p) - p) * (total(q) - q)
+                                            - (total(p * q) - p * q))
 
 
-defop("prod_others", _prod_others, vjp=(_prod_others_vjp,), jvp=_prod_others_jvp,
+def _pairs_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
+                 params: dict[str, Any]) -> Tensor:
+    x, v = everywhere(tensors, batched)
+    return apply(op, (x, v), {"axis": shift_axes(params["axis"], x.ndim - 1)})
+
+
+def _pairs_jvp(ts: list[Any], out: Tensor, x: Tensor, v: Tensor, axis: Any) -> Any:
+    total: Any = None
+    if ts[1] is not None:
+        total = fn.prod_pairs(x, ts[1], axis=axis)
+    if ts[0] is not None:
+        third = _pairs_contracted(x, ts[0], v, axis)
+        total = third if total is None else total + third
+    return total
+
+
+defop("prod_pairs", _prod_pairs,
+      vjp=(lambda g, out, x, v, axis: _pairs_contracted(x, g, v, axis),
+           lambda g, out, x, v, axis: fn.prod_pairs(x, g, axis=axis)),
+      jvp=_pairs_jvp, nin=2, inputs=("x", "v"), params=(("axis", None),), kind="reduction",
+      public=False, batch=_pairs_batch,
+      help="the Hessian of prod times v: for each element, sum of v_j times the product "
+           "of the elements other than it and j",
+      note="exact where the slice has zeros; its own derivative in x (prod's third) is nan "
+           "at an exact zero", sample=((0.5, 1.5), (-2.0, 2.0)),
+      prepare=lambda ts, p: (ts, {"axis": canonical_axes(p["axis"], ts[0].ndim)}))
+defop("prod_others", _prod_others,
+      vjp=(lambda g, out, x, axis: fn.prod_pairs(x, g, axis=axis),),
+      jvp=lambda ts, out, x, axis: fn.prod_pairs(x, ts[0], axis=axis),
       params=(("axis", None),), kind="reduction", public=False, batch=axis_rule(),
       help="product of the other elements of each reduced slice",
       prepare=lambda ts, p: (ts, {"axis": canonical_axes(p["axis"], ts[0].ndim)}))
 
 reduction("prod", np.prod, lambda x, out, axis: fn.prod_others(x, axis=axis),
           help="product of the elements",
-          note="the derivative uses the product of the other elements, so it is exact at zeros")
+          note="the derivative is the product of the other elements and the second the "
+               "product of all but two, both exact at zeros (no division)")

@@ -169,10 +169,12 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 binary("xlogy", _xlogy,
-       # as PyTorch: d/dx is 0 where x = 0 (where the value is pinned to 0)
-       (lambda x, y, out: fn.where(x != 0.0, fn.log(y), 0.0),
+       # as PyTorch: d/dx is log(y), masked to 0 only where x = 0 and y <= 0 (where the
+       # value is pinned to 0 and log(y) is not finite); its y-derivative is 1/y, as the
+       # x-derivative of x/y is, so the Hessian is symmetric
+       (lambda x, y, out: fn.where(x == 0.0, fn.where(y <= 0.0, 0.0, fn.log(y)), fn.log(y)),
         lambda x, y, out: x / y),
        group=SPECIAL, help="x * log(y), and 0 where x = 0 (even at y = 0)",
        domain="y > 0, or x = 0", sample=((-2.0, 2.0), (0.3, 3.0)),
-       note="where x = 0 the x-derivative is 0 (PyTorch's choice); at x = y = 0 the "
-            "y-derivative is nan")
+       note="the x-derivative is log(y), and 0 where x = 0 and y <= 0 (PyTorch's choice); "
+            "at x = y = 0 the y-derivative is nan")
