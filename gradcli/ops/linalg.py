@@ -82,6 +82,23 @@ def _cofactor(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cofactor_of_symbols(a: np.ndarray) -> np.ndarray:
+    """The scalar form for compiled plans: each cofactor as its signed minor, a polynomial
+    in the entries (no division, so singular matrices need no special case)."""
+    out = np.empty(a.shape, dtype=object)
+    n = a.shape[-1]
+    for index in np.ndindex(a.shape[:-2]):
+        m = a[index]
+        for i in range(n):
+            for j in range(n):
+                minor = np.delete(np.delete(m, i, axis=0), j, axis=1)
+                value = np.linalg.det(minor) if n > 1 else m[0, 0] * 0.0 + 1.0
+                if isinstance(value, np.ndarray):  # a 0-d array of one symbol
+                    value = np.asarray(value, dtype=object).item()
+                out[(*index, i, j)] = value if (i + j) % 2 == 0 else -value
+    return out
+
+
 def _cofactor_vjp(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     # d cof = tr(inv(A) dA) cof - det(A) inv(A)^T dA^T inv(A)^T, so the VJP is
     # <G, inv(A)^T> cof - det(A) inv(A)^T G^T inv(A)^T: the second derivative of
@@ -103,6 +120,7 @@ def _cofactor_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
 defop("cofactor", _cofactor, vjp=(_cofactor_vjp,), jvp=_cofactor_jvp, kind="array",
       inputs=("A",), core="(m,m)->(m,m)", public=False, group="linear algebra",
       prepare=lambda ts, p: _square(ts, p, "cofactor"), sample=((-2.0, 2.0),),
+      scalar=_cofactor_of_symbols,
       help="the cofactor matrix adj(A)^T, the derivative of det",
       note="finite at a singular matrix; its own derivative (det's second) is nan there")
 
