@@ -248,6 +248,29 @@ def _prod_pairs(x: np.ndarray, v: np.ndarray, axis: tuple[int, ...] | None) -> n
     return np.transpose(out.reshape(moved_shape), np.argsort(perm))
 
 
+def _prod_pairs_of_symbols(x: np.ndarray, v: np.ndarray, axis: tuple[int, ...] | None
+                           ) -> np.ndarray:
+    """The scalar form for compiled plans: the sum over pairs written out, a polynomial
+    (no division, no masks: exact at zeros as it stands)."""
+    shape = np.broadcast_shapes(np.shape(x), np.shape(v))
+    flat, (perm, moved_shape) = _move_reduced_last(np.broadcast_to(x, shape), axis)
+    along, _ = _move_reduced_last(np.broadcast_to(v, shape), axis)
+    n = flat.shape[-1]
+    out = np.empty(flat.shape, dtype=object)
+    for index in np.ndindex(flat.shape[:-1]):
+        for i in range(n):
+            total: Any = flat[(*index, i)] * 0.0
+            for j in range(n):
+                if j != i:
+                    term = along[(*index, j)]
+                    for k in range(n):
+                        if k not in (i, j):
+                            term = term * flat[(*index, k)]
+                    total = total + term
+            out[(*index, i)] = total
+    return np.transpose(out.reshape(moved_shape), np.argsort(perm))
+
+
 def _pairs_contracted(x: Tensor, a: Tensor, b: Tensor, axis: Any) -> Tensor:
     """sum over distinct i, j, both != k, of a_i b_j prod_(l not i, j, k) x_l, for each k.
 
@@ -282,7 +305,7 @@ defop("prod_pairs", _prod_pairs,
       vjp=(lambda g, out, x, v, axis: _pairs_contracted(x, g, v, axis),
            lambda g, out, x, v, axis: fn.prod_pairs(x, g, axis=axis)),
       jvp=_pairs_jvp, nin=2, inputs=("x", "v"), params=(("axis", None),), kind="reduction",
-      public=False, batch=_pairs_batch,
+      public=False, batch=_pairs_batch, scalar=_prod_pairs_of_symbols,
       help="the Hessian of prod times v: for each element, sum of v_j times the product "
            "of the elements other than it and j",
       note="exact where the slice has zeros; its own derivative in x (prod's third) is nan "
