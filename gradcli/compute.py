@@ -81,7 +81,7 @@ def gradient(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
 
 
 def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,
-            eig: bool = False) -> HessianResult:
+            eig: bool = False, gtol: float | None = None) -> HessianResult:
     from gradcli import functional
 
     program, values, chosen, warnings = prepare(expression, at, wrt)
@@ -103,15 +103,26 @@ def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = 
     warnings += nonfinite_warnings(program, evaluation, values)
     warnings += check_derivatives(gradient_arrays, log, "the gradient")
     warnings += check_derivatives({"the variables": matrix}, log, "the Hessian")
-    eigenvalues = classification = None
-    if eig:
+    verdict = None
+    if eig or gtol is not None:
         point = np.concatenate([values[n].reshape(-1) for n in chosen])
-        eigenvalues, classification = classify(matrix, grads, point)
+        verdict = classify(matrix, grads, point, rounding=_gradient_rounding(f, values, chosen),
+                           gtol=gtol)
     return HessianResult("hessian", expression, values, value.data, warnings,
                          nonfinite=not (np.all(np.isfinite(matrix)) and np.isfinite(
                              value.data).all()),
                          gradient=gradient_arrays, labels=labels, hessian=matrix,
-                         eigenvalues=eigenvalues, classification=classification)
+                         verdict=verdict)
+
+
+def _gradient_rounding(f: Any, values: dict[str, np.ndarray], chosen: list[str]) -> np.ndarray:
+    """The running error bound of the gradient, flattened in the Hessian's order."""
+    from gradcli.rounding import absolute_gradient
+
+    leaves = [Tensor(values[n], requires_grad=True) for n in chosen]
+    with np.errstate(all="ignore"):
+        bound = absolute_gradient(f(*leaves), leaves)
+    return np.concatenate([b.reshape(-1) for b in bound.bounds()])
 
 
 def jacobian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,

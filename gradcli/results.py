@@ -8,9 +8,12 @@ these types, and dataclass creation costs more start-up time than the job.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from gradcli.classification import Verdict
 
 
 class Result:
@@ -47,17 +50,23 @@ class GradResult(Result):
 
 
 class HessianResult(Result):
-    __slots__ = ("classification", "eigenvalues", "gradient", "hessian", "labels")
+    __slots__ = ("gradient", "hessian", "labels", "verdict")
 
     def __init__(self, *args: Any, gradient: dict[str, np.ndarray], labels: list[str],
-                 hessian: np.ndarray, eigenvalues: np.ndarray | None = None,
-                 classification: str | None = None, **kwargs: Any):
+                 hessian: np.ndarray, verdict: Verdict | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.gradient = gradient
         self.labels = labels
         self.hessian = hessian
-        self.eigenvalues = eigenvalues
-        self.classification = classification
+        self.verdict = verdict
+
+    @property
+    def eigenvalues(self) -> np.ndarray | None:
+        return None if self.verdict is None else self.verdict.eigenvalues
+
+    @property
+    def classification(self) -> str | None:
+        return None if self.verdict is None else self.verdict.classification
 
 
 class JacobianResult(Result):

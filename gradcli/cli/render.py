@@ -134,9 +134,13 @@ def _hessian_json(result: r.HessianResult) -> dict[str, Any]:
     obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
     obj["labels"] = result.labels
     obj["hessian"] = result.hessian  # a matrix: converted (or streamed) as a whole
-    if result.eigenvalues is not None:
-        obj["eigenvalues"] = json_array(result.eigenvalues)
-        obj["classification"] = result.classification
+    verdict = result.verdict
+    if verdict is not None:
+        obj["eigenvalues"] = json_array(verdict.eigenvalues)
+        obj["classification"] = verdict.classification
+        obj["gradient_norm"] = json_number(verdict.gradient_norm)
+        obj["gradient_bound"] = json_array(np.asarray(verdict.gradient_bound))
+        obj["gradient_bound_from"] = verdict.bound_from
     return obj
 
 
@@ -537,10 +541,23 @@ def _hessian_table(result: r.HessianResult, p: int) -> tuple[str, list[Block]]:
     blocks: list[Block] = [_value_block(result, p), _gradient_block(result, p),
                            Grid("hessian", result.labels, result.labels,
                                 [[fmt(v, p) for v in row] for row in result.hessian])]
-    if result.eigenvalues is not None:
-        blocks.append(Lines([("eigenvalues", fmt_array(result.eigenvalues, p)),
-                             ("point", result.classification or "")]))
+    verdict = result.verdict
+    if verdict is not None:
+        blocks.append(Lines([("eigenvalues", fmt_array(verdict.eigenvalues, p)),
+                             ("‖g‖∞", _gradient_test(verdict, p)),
+                             ("point", verdict.classification)]))
     return _heading(result, p), blocks
+
+
+def _gradient_test(verdict: Any, p: int) -> str:
+    """‖g‖∞ and what it was held against, so a verdict is never a mystery."""
+    if verdict.bound_from == "gtol":
+        limit = fmt(verdict.gradient_bound, p)
+        return f"{fmt(verdict.gradient_norm, p)} (zero if at most --gtol {limit})"
+    bound = np.asarray(verdict.gradient_bound)
+    largest = fmt(float(np.max(bound, initial=0.0)), p)
+    return f"{fmt(verdict.gradient_norm, p)} (zero if each |gᵢ| is within its rounding bound, " \
+        f"largest {largest})"
 
 
 @TABLE.of(r.JacobianResult)

@@ -221,6 +221,10 @@ SEED = Option("--seed", metavar="VALUE", convert=_value, convert_job=_job_array,
                    "takes it), e.g. --seed [1,1].")
 EIG = Option("--eig", kind="flag", default=False, passed=True,
              help="Add the eigenvalues and classify the point.")
+GTOL = Option("--gtol", kind="float", check=_finite_non_negative, passed=True,
+              help="With --eig: the gradient counts as zero when its largest component is "
+                   "at most this (SciPy's gtol), instead of the bound from the gradient's "
+                   "own rounding.")
 MODE = Option("--mode", default="auto", choices=("auto", "forward", "reverse"), passed=True,
               help="auto, forward or reverse mode.")
 RETAIN_GRAD = Option("--retain-grad", kind="flag", default=False, passed=True,
@@ -318,7 +322,7 @@ COMMANDS: tuple[Command, ...] = (
     gradcli hessian "x*x*y" x=2 y=3
 
     gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig""",
-        arguments=(EXPRESSION, BINDINGS), options=(*_POINT_COMMON, WRT, EIG, *_POINTS),
+        arguments=(EXPRESSION, BINDINGS), options=(*_POINT_COMMON, WRT, EIG, GTOL, *_POINTS),
         runner="gradcli.cli.run:run_point", call="gradcli.compute:hessian", job=True),
     Command(
         "jacobian",

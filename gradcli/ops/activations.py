@@ -48,8 +48,9 @@ def _silu(x: np.ndarray) -> np.ndarray:
 
 
 def _silu_derivative(x: Tensor, out: Tensor) -> Tensor:
+    # 1 - s written as sigmoid(-x), which keeps its precision where s rounds to 1
     s = fn.sigmoid(x)
-    return s * (1.0 + x * (1.0 - s))
+    return s * (1.0 + x * fn.sigmoid(-x))
 
 
 unary("silu", _silu, _silu_derivative, group=ACTIVATIONS,
@@ -64,7 +65,9 @@ def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _elu_derivative(x: Tensor, out: Tensor, alpha: float) -> Tensor:
-    return fn.where(x > 0.0, 1.0, out + alpha)
+    # alpha e^x, not out + alpha: that sum cancels to 0 once e^x < 1e-16 (x < -37). The
+    # exponent is capped at 0 so the branch not taken never overflows
+    return fn.where(x > 0.0, 1.0, alpha * fn.exp(fn.where(x > 0.0, 0.0, x)))
 
 
 def _elu_linear(out: np.ndarray, x: np.ndarray, alpha: float) -> list[Any]:

@@ -6,6 +6,7 @@ gradient back to that input's shape, so no rule here deals with broadcasting.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,11 @@ def _pow_base_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor | float:
 
 
 def _pow_exponent_partial(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
-    # the base-0 case with exponent >= 0, where log(0) would poison the result
-    away = out * fn.log(x)
-    return fn.where(x == 0.0, fn.where(y >= 0.0, 0.0, away), away)
+    # at base 0: 0 for exponent >= 0 (PyTorch's choice) and -inf below (0^y log 0). Both
+    # are constants, and the other branch takes log(1) there: a branch not taken that
+    # held 0 * log(0) = nan would come back as nan in second derivatives
+    at_zero = fn.where(y >= 0.0, 0.0, -math.inf)
+    return fn.where(x == 0.0, at_zero, out * fn.log(fn.where(x == 0.0, 1.0, x)))
 
 
 POW = binary(

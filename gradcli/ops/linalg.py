@@ -14,7 +14,7 @@ import numpy as np
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ShapeError
 from gradcli.ops._define import defop, fn
-from gradcli.ops.reductions import others_along_last
+from gradcli.ops.products import others_along_last
 
 
 def _square(tensors: tuple[Tensor, ...], params: dict[str, Any], name: str) -> Any:

@@ -15,6 +15,7 @@ from gradcli.engine.batching import axis_rule, everywhere, shift_axes
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import ArgumentError
 from gradcli.ops._define import canonical_axes, defop, expand, fn, reduction
+from gradcli.ops.products import others_along_last
 
 
 def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
@@ -198,15 +199,6 @@ def _move_reduced_last(x: np.ndarray, axis: tuple[int, ...] | None) -> tuple[np.
     moved = np.transpose(x, perm)
     flat = moved.reshape((*moved.shape[:len(rest)], -1))
     return flat, (perm, moved.shape)
-
-
-def others_along_last(flat: np.ndarray) -> np.ndarray:
-    """Along the last axis: for each element, the product of the others (no division)."""
-    ones = np.ones((*flat.shape[:-1], 1))
-    left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
-    right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., :-1][..., ::-1], ones],
-                           axis=-1)
-    return left * right
 
 
 def _prod_others(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:

@@ -115,6 +115,20 @@ unary("erfcinv", _erfcinv, lambda x, out: -HALF_SQRT_PI * fn.exp(out * out), gro
 _SINC_SERIES_TERMS = 40
 
 
+def _sin_pi_turned(x: np.ndarray, quarters: int) -> np.ndarray:
+    """sin(pi x + quarters pi/2), with x reduced exactly first.
+
+    sin(pi * x) rounds pi * x: at x = 1e10 that is off by 1e-6 of a turn. Here x
+    loses its whole turns exactly (x - 2 round(x/2)), then its quarter turns
+    (r - n/2, |f| <= 1/4), and the quarter turns become a swap of sin and cos."""
+    r = x - 2.0 * np.round(x / 2.0)
+    n = np.round(2.0 * r)
+    f = r - n / 2.0
+    s, c = np.sin(math.pi * f), np.cos(math.pi * f)
+    turn = (n.astype(np.int64) + quarters) % 4
+    return np.select([turn == 0, turn == 1, turn == 2], [s, c, -s], -c)
+
+
 def _sinc_derivative(x: np.ndarray, order: int) -> np.ndarray:
     """The order-th derivative of sinc(x) = sin(pi x)/(pi x).
 
@@ -141,7 +155,7 @@ def _sinc_derivative(x: np.ndarray, order: int) -> np.ndarray:
     for j in range(k + 1):
         m = k - j
         # d^j sin(pi x) = pi^j sin(pi x + j pi/2);  d^m (pi x)^-1 = (-1)^m m! / (pi x^(m+1))
-        total += (math.comb(k, j) * math.pi ** j * np.sin(math.pi * xf + j * math.pi / 2)
+        total += (math.comb(k, j) * math.pi ** j * _sin_pi_turned(xf, j)
                   * (-1) ** m * math.factorial(m) / (math.pi * xf ** (m + 1)))
     out[~near] = total
     return out
