@@ -241,6 +241,7 @@ def graph_picture(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | N
     output = evaluation.output
     seed_array = seed_for(program, output, seed, "graph")
     seed_tensor = None if seed_array is None else Tensor._wrap(seed_array)
+    gradients: list[Tensor] = []
     if not output.requires_grad:
         model = graph_model([output])
     elif order == 1:
@@ -248,6 +249,7 @@ def graph_picture(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | N
             if not t.is_leaf:
                 t.retain_grad()
         output.backward(seed_tensor, retain_graph=True)
+        gradients = [t.grad for t in leaves.values() if t.grad is not None]
         model = graph_model([output], ["f"] if output.grad_fn is not None else None)
     else:
         grads = grad(output, [leaves[n] for n in chosen], grad_outputs=seed_tensor,
@@ -258,6 +260,12 @@ def graph_picture(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | N
             raise ArgumentError("the gradient does not depend on the variables, so there is "
                                 "no second-order graph to draw",
                                 hint="every second derivative is 0 here; try --order 1")
-        model = graph_model([g for _, g in live], [f"∂f/∂{n}" for n, _ in live])
+        gradients = [g for _, g in live]
+        model = graph_model(gradients, [f"∂f/∂{n}" for n, _ in live])
+    # the picture shows the same values the table does: --strict and the domain
+    # warnings apply to it alike
+    warnings += nonfinite_warnings(program, evaluation, values)
+    nonfinite = evaluation.nonfinite is not None or not all(
+        np.isfinite(g.data).all() for g in gradients)
     return GraphPictureResult("graph", expression, values, output.data, warnings,
-                              model=model, order=order)
+                              nonfinite=nonfinite, model=model, order=order)

@@ -8,7 +8,9 @@ library call (`wrt`, `seed`, `eig`, `mode`, `retain_grad`, `order`, `rtol`,
 name the job field. Whatever goes wrong inside a job (a bad line, a line that
 is not UTF-8, a computation that fails in any way) gives that line's error
 record, {"id", "error": {"kind", "message", "span", "hint", "line"}}, and every
-other job is still computed: one output line per input line, in order, always.
+other job is still computed: one output line per job line, in order, always. A
+blank line (only spaces, tabs or a line end) holds no job and is skipped, as in
+`--points` JSONL; "line" in an error still counts every line of the file.
 The job file is read as UTF-8 (a leading BOM is skipped); `-` is standard
 input, and a pipe or FIFO (`gradcli batch <(...)`) works like a file.
 """
@@ -120,10 +122,12 @@ def run_job(job: Any) -> dict[str, Any]:
 
 
 def _lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """The job lines, numbered as in the file; blank lines hold no job."""
     for number, raw in enumerate(source, start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        yield number, raw
+        if raw.strip(b" \t\r\n"):
+            yield number, raw
 
 
 def _one_line(number: int, raw: bytes) -> tuple[dict[str, Any], bool]:

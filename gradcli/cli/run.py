@@ -173,12 +173,12 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
         library["picture"] = format in GRAPH_FORMATS or values["render"] is not None
     assert command.call is not None
     result = session.result = resolve(command.call)(text, at, **library)
-    if values.get("render"):
-        _render_file(result, values["render"], session.err)
-        return EXIT_OK
     for warning in result.warnings:
         session.err.write(f"warning: {warning}\n")
-    render(result, format, invocation.given.get("precision"), session.out)
+    if values.get("render"):
+        _render_file(result, values["render"], session.err)
+    else:
+        render(result, format, invocation.given.get("precision"), session.out)
     if getattr(result, "ok", True) is False:
         return EXIT_NOT_GOOD
     if values["strict"] and result.nonfinite:

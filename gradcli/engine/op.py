@@ -28,7 +28,8 @@ class OpDef:
     input's shape, and pads tangents so the batch axis lines up.
     """
 
-    __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "core", "differentiable",
+    __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "conditions", "core",
+                 "differentiable",
                  "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
                  "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
                  "scalar", "signature", "taylor", "vjp")
@@ -47,7 +48,7 @@ class OpDef:
                  batch: Callable[..., Any] | None = None, core: str | None = None,
                  group: str = "", aliases: tuple[str, ...] = (),
                  scalar: Callable[..., Any] | None = None, printed: str | None = None,
-                 taylor: str | None = None):
+                 taylor: str | None = None, conditions: tuple[int, ...] = ()):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -94,6 +95,9 @@ class OpDef:
         #: Taylor mode's rule where the generic one (the JVP, recorded) would not end:
         #: "bilinear" (the Cauchy product), "quotient" or "power" (see gradcli.engine.taylor)
         self.taylor = taylor
+        #: the positions of the tensor inputs that take a condition (where's cond): the
+        #: only places the language accepts a comparison such as x > 0
+        self.conditions = conditions
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -418,8 +418,31 @@ def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
     return ShapeError(f"{op.name}: shapes {shapes} do not fit together ({text})")
 
 
+_BOOL = np.dtype(np.bool_)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _has_bool(inputs: tuple[Tensor, ...]) -> bool:
+    return any(t.data.dtype is _BOOL for t in inputs)
+
+
+def _on_numbers(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    """The op's forward with its boolean inputs as float64 0/1."""
+    arrays = [t.data.astype(np.float64) if t.data.dtype is _BOOL else t.data for t in inputs]
+    try:
+        return op.forward(*arrays, **params)
+    except (ValueError, IndexError) as exc:
+        raise _engine_error(op, inputs, params, exc) from None
+
+
 def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
-    """Run `op` forward and, if any input requires grad, record a Node for it."""
+    """Run `op` forward and, if any input requires grad, record a Node for it.
+
+    A boolean input (a comparison's result) is computed on as float64 0/1 (numpy
+    would compute exp(True) in float16, and refuse -True); the input itself stays
+    as it is, so the graph still links it to the comparison that made it."""
     state = current()
     if state.lifting:
         for t in inputs:
@@ -437,8 +460,14 @@ def apply(op: OpDef, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tens
             out = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as exc:
         raise _engine_error(op, inputs, params, exc) from None
+    except TypeError:
+        if not _has_bool(inputs):
+            raise
+        out = _on_numbers(op, inputs, params)
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
+    if out.dtype is not _FLOAT64 and _has_bool(inputs):  # one check on the common path
+        out = np.asarray(_on_numbers(op, inputs, params))
     result = _new(Tensor)
     result.data = out
     if state.grad and op.differentiable:

@@ -33,6 +33,7 @@ CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 #: is the larger of a and b (reducing along an axis needs the keyword, max(v, axis=0))
 ELEMENTWISE_FORMS = {"max": "maximum", "min": "minimum"}
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+COMPARISON_OPS = frozenset(COMPARISONS.values())
 
 
 class Instruction:
@@ -260,6 +261,7 @@ class Builder:
         positional = [a for a in arguments if isinstance(a, Ref)]
         keywords = [a for a in arguments if isinstance(a, Keyword)]
         if op.name in ELEMENTWISE_FORMS and len(positional) > 1:
+            self._refuse_misplaced_comparisons(op, positional)
             return self._elementwise_form(op, positional, keywords, span)
         seen_keyword = False
         for a in arguments:
@@ -333,8 +335,27 @@ class Builder:
             if kw.name in bound:
                 raise ArgumentError(f"{op.name} got '{kw.name}' twice", span=kw.span, hint=usage)
             bound[kw.name] = kw.ref.reg
+        self._refuse_misplaced_comparisons(op, positional)
         return Instruction("op", span, op=op.name, args=tuple(r.reg for r in tensors),
                            keywords=tuple(bound.items()), op_span=span)
+
+    def _is_comparison(self, ref: Ref) -> bool:
+        instruction = self.instructions[ref.reg]
+        return instruction.kind == "op" and instruction.op in COMPARISON_OPS
+
+    def _refuse_misplaced_comparisons(self, op: OpDef, positional: list[Ref]) -> None:
+        """A comparison is a condition: true/false, not a number. It fits only an input
+        the op table marks as one (where's cond), so exp(x > 0) is refused as (x > 0) + 1
+        is, instead of computing on booleans."""
+        conditions = op.conditions if op.nin >= 0 else ()
+        for k, ref in enumerate(positional):
+            if k in conditions or not self._is_comparison(ref):
+                continue
+            raise ArgumentError(
+                f"a comparison is a condition (true/false), and {op.name} does not take one "
+                "here", span=self.instructions[ref.reg].op_span or ref.span,
+                hint="use it as a condition, e.g. where(x > 0, x, 0); for a 0/1 number "
+                     "write where(x > 0, 1, 0)")
 
     def subscripts(self, c: list[Any]) -> list[Any]:
         return [x for x in c if not isinstance(x, Token)]

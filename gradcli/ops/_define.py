@@ -59,6 +59,8 @@ The keywords of an entry (`defop`; the helpers pass them through):
 ``taylor``                Taylor mode's own rule where the generic one (the JVP,
                           recorded) would not end: ``"bilinear"`` (set for
                           ``jvp="bilinear"``), ``"quotient"``, ``"power"``
+``conditions``            the inputs that take a condition (where's ``cond``): the
+                          only arguments the language lets a comparison be
 ========================  =====================================================
 
 An op with tensor inputs and neither ``batch`` nor ``core`` is refused when it
@@ -201,7 +203,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           moves: Callable[..., Any] | None = None, batch: BatchRule | None = None,
           core: str | None = None, group: str | None = None,
           aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None,
-          printed: str | None = None, taylor: str | None = None) -> OpDef:
+          printed: str | None = None, taylor: str | None = None,
+          conditions: Sequence[str] = ()) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -221,6 +224,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         batch=batch, core=core, scalar=scalar,
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
         printed=printed, taylor=taylor or ("bilinear" if jvp == "bilinear" else None),
+        conditions=tuple(input_names.index(c) for c in conditions),
     )
     if jvp in ("linear", "bilinear"):
         op.jvp = _applied_to_tangents(op, bilinear=jvp == "bilinear")

@@ -153,9 +153,10 @@ def _join_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
 
 
 def _stack_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
-    shapes = {t.shape for t in tensors}
+    shapes = list(dict.fromkeys(t.shape for t in tensors))  # in the order written
     if len(shapes) > 1:
-        raise ShapeError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
+        raise ShapeError("stack: all inputs must have the same shape, got "
+                         + ", ".join(map(str, shapes)))
     return _join_axis(tensors, params, 1)
 
 

@@ -129,6 +129,7 @@ _elementwise("where", _where,
               lambda g, out, c, x, y: fn.where(c, g, 0.0),
               lambda g, out, c, x, y: fn.where(c, 0.0, g)),
              _where_linear, nin=3, kind="binary", inputs=("cond", "x", "y"),
+             conditions=("cond",),
              help="x where cond is true, else y", sample=((0.0, 1.0), (-2, 2), (-2, 2)),
              note="the condition gets no gradient; the branch not taken gets exactly 0")
 

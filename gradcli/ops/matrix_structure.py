@@ -14,6 +14,7 @@ import numpy as np
 from gradcli.engine.batching import axis_rule, elementwise
 from gradcli.engine.tensor import Tensor, apply
 from gradcli.errors import AxisError, ShapeError
+from gradcli.limits import check_shape
 from gradcli.ops._define import as_int, defop, fn
 from gradcli.ops.matrices import LINEAR_ALGEBRA
 
@@ -24,6 +25,7 @@ def _diag(x: np.ndarray, vector: bool, rows: int, cols: int) -> np.ndarray:
     k = min(rows, cols)
     i = np.arange(k)
     if vector:
+        check_shape((*x.shape[:-1], rows, cols))
         out = np.zeros((*x.shape[:-1], rows, cols))
         out[..., i, i] = x
         return out
@@ -72,6 +74,9 @@ for _name, _forward, _text in (("triu", np.triu, "on and above"),
 
 # -- kron -----------------------------------------------------------------------------------
 def _kron(a: np.ndarray, b: np.ndarray, matrix: bool) -> np.ndarray:
+    core = 2 if matrix else 1
+    check_shape((*np.broadcast_shapes(a.shape[:-core], b.shape[:-core]),
+                 *(m * p for m, p in zip(a.shape[-core:], b.shape[-core:], strict=True))))
     if matrix:
         product = a[..., :, None, :, None] * b[..., None, :, None, :]
         m, p, n, q = product.shape[-4:]

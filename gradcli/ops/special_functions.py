@@ -67,7 +67,9 @@ unary("digamma", _digamma, lambda x, out: fn.polygamma(1.0, x), group=SPECIAL,
 
 
 def _polygamma_dx(n: Tensor, x: Tensor) -> Tensor:
-    return fn.polygamma(n + 1.0, x)
+    # polygamma(n + 1, x) would be defined at n = -1, where polygamma itself is nan:
+    # the derivative of a nan value is nan, not digamma(x)
+    return fn.where(n >= 0.0, fn.polygamma(n + 1.0, x), math.nan)
 
 
 # n is an order, not a variable: it gets no gradient (like where's condition)
