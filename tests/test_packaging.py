@@ -19,7 +19,9 @@ def test_wheel_ships_the_grammar_and_parses_when_installed(tmp_path):
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(wheel_dir), str(ROOT)], check=True, capture_output=True, text=True)
     (wheel,) = wheel_dir.glob("gradcli-*.whl")
-    assert "gradcli/grammar/gradcli.lark" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "gradcli/grammar/gradcli.lark" in names
+    assert "gradcli_entry.py" in names  # the console script's module
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         code = getattr(stop, "exit_code", EXIT_INTERRUPTED)
         sys.stderr.write(f"gradcli: interrupted ({getattr(stop, 'name', 'SIGINT')})\n")
     code = _flush_stdout(code)
+    signals.ignore()  # the run is over and its code decided: a late signal changes nothing
     sys.exit(code)
 
 

@@ -54,10 +54,15 @@ def rearm() -> None:
             _os_signals.signal(signum, _raise)
 
 
+def ignore() -> None:
+    """From here on the three signals are ignored: what is left is the interpreter's exit."""
+    for signum in _signals():
+        with contextlib.suppress(OSError, ValueError):
+            _os_signals.signal(signum, _os_signals.SIG_IGN)
+
+
 def _raise(signum: int, frame: FrameType | None) -> Any:
     # the first signal stops the run; later ones would only cut its cleanup short
+    ignore()
     names = _signals()
-    for other in names:
-        with contextlib.suppress(OSError, ValueError):
-            _os_signals.signal(other, _os_signals.SIG_IGN)
     raise Interrupted(signum, names.get(signum, f"signal {signum}"))
