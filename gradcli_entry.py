@@ -5,16 +5,18 @@ The console script cannot start in the `gradcli` package: importing any part of
 it imports the package (the engine, the op table, numpy), about 0.2 s in which a
 Ctrl-C would print a KeyboardInterrupt traceback and SIGTERM or SIGHUP would kill
 the process without a word. This module imports nothing but the C signal module,
-so the handlers are in place from the start; `gradcli.cli.signals` then installs
-the same behaviour for the run itself. A signal the parent ignores (`nohup`)
-stays ignored. It lives outside the package on purpose, and holds nothing else.
+so the three signals are held (blocked) from the start; once the imports are done
+and gradcli's handlers (`gradcli.cli.signals`) are in place, a signal held meanwhile
+is delivered and ends the run with the same one line and exit code as any other. A
+signal the parent ignores (`nohup`) stays ignored. It lives outside the package on
+purpose, and holds nothing else. What comes before its first line (the interpreter's
+own start-up and the console script's `import re`, a few tens of milliseconds) is
+Python's, not gradcli's.
 """
 
 from __future__ import annotations
 
 import sys
-from types import FrameType
-from typing import Any
 
 try:
     import _signal as _os_signals
@@ -24,35 +26,25 @@ except ImportError:  # another Python: the public module has the same functions
 _NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
-class StartupInterrupted(KeyboardInterrupt):
-    """A signal during start-up, carrying what `gradcli.cli.main` reports for one."""
-
-    def __init__(self, signum: int, name: str):
-        super().__init__(name)
-        self.name = name
-        self.exit_code = 128 + signum
-
-
 def _signals() -> dict[int, str]:
     return {getattr(_os_signals, name): name for name in _NAMES
             if hasattr(_os_signals, name)}
 
 
-def _stop(signum: int, frame: FrameType | None) -> Any:
-    for other in _signals():  # the first signal stops start-up; later ones change nothing
-        _os_signals.signal(other, _os_signals.SIG_IGN)
-    raise StartupInterrupted(signum, _signals().get(signum, f"signal {signum}"))
-
-
 def main() -> None:
-    for signum in _signals():
-        if _os_signals.getsignal(signum) != _os_signals.SIG_IGN:
-            _os_signals.signal(signum, _stop)
+    held = {signum for signum in _signals()
+            if _os_signals.getsignal(signum) != _os_signals.SIG_IGN}
+    # held, not handled: a handler run inside an extension module's import (numpy's)
+    # makes that import fail with an ImportError and its traceback
+    _os_signals.pthread_sigmask(_os_signals.SIG_BLOCK, held)
     try:
         from gradcli.cli import main as run
+        from gradcli.cli import signals
 
+        signals.install()
+        _os_signals.pthread_sigmask(_os_signals.SIG_UNBLOCK, held)  # one held arrives here
         run()
-    except KeyboardInterrupt as stop:  # before gradcli's own boundary was in place
+    except KeyboardInterrupt as stop:  # before gradcli.cli.main's own boundary took it
         name = getattr(stop, "name", "SIGINT")
         try:
             sys.stderr.write(f"gradcli: interrupted ({name})\n")

@@ -126,10 +126,81 @@ def test_points_out_json_names_the_jsonl_it_needs(capsys, tmp_path):
     points.write_text("x\n1\n")
     code, _, err = run(capsys, "eval", "x", "--points", str(points), "--out",
                        str(tmp_path / "r.json"))
-    assert code == 2 and ".jsonl" in err and "one JSON document" in err
+    assert code == 2 and "r.jsonl" in err and "JSON lines" in err
 
 
 # -- finding 21: messages -------------------------------------------------------------------
 def test_a_ragged_list_names_its_shapes_in_the_order_written(capsys):
     code, _, err = run(capsys, "eval", "A", "A=[[1,2],[3]]")
     assert code == 2 and "(2,), (1,)" in err
+
+
+# -- B10: --help and --version with stdout full or closed ---------------------------------
+def _entry():
+    import os
+    import shutil
+    import sys
+
+    entry = shutil.which("gradcli", path=os.path.dirname(sys.executable))
+    assert entry is not None
+    return entry
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"]])
+def test_help_and_version_into_a_full_or_closed_stdout_are_one_line_and_exit_74(args):
+    import subprocess
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([_entry(), *args], stdout=full, stderr=subprocess.PIPE,
+                              text=True)
+    assert done.returncode == 74 and "Traceback" not in done.stderr
+    assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+    done = subprocess.run([_entry(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, pass_fds=(), close_fds=True,
+                          preexec_fn=lambda: __import__("os").close(1))
+    assert done.returncode == 74 and done.stderr == "error: standard output is closed\n"
+
+
+# -- finding 12: a signal during start-up -------------------------------------------------
+def _holds_signals(pid):
+    """Whether the process blocks SIGINT now: gradcli_entry does so from its first line
+    until its imports are done (read from /proc, so the test needs no hook in gradcli)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigBlk:"):
+                    return int(line.split()[1], 16) & (1 << (2 - 1)) != 0
+    except FileNotFoundError:
+        pass
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_signal_during_start_up_is_one_line_and_the_documented_code(name, code):
+    """From the console script's first instruction on (gradcli_entry), whatever gradcli
+    is importing: the signal comes 0 to 0.1 s after the entry started importing."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.terminal import signals_as_on_a_terminal
+
+    for delay in (0.0, 0.01, 0.03, 0.06, 0.1):
+        child = subprocess.Popen([_entry(), "grad", "x*x", "x=1"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=signals_as_on_a_terminal)
+        deadline = time.monotonic() + 20
+        while not _holds_signals(child.pid) and child.poll() is None and \
+                time.monotonic() < deadline:
+            time.sleep(0.0005)
+        assert _holds_signals(child.pid), "the entry holds the signals while it imports"
+        time.sleep(delay)
+        os.kill(child.pid, getattr(signal, name))
+        out, err = child.communicate(timeout=30)
+        assert "Traceback" not in err, (delay, err)
+        if child.returncode == 0:  # it finished first: a whole result
+            assert out.endswith("∂/∂x = 2\n")
+        else:
+            assert (child.returncode, err) == (code, f"gradcli: interrupted ({name})\n"), delay

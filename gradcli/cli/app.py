@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import inspect
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,7 +28,7 @@ from gradcli import __version__
 from gradcli.cli.boundary import Session, interrupted, report
 from gradcli.cli.run import execute
 from gradcli.cli.spec import BY_NAME, COMMANDS, JSON_FORMATS, Command, Invocation, Option
-from gradcli.errors import EXIT_BAD_INPUT, UsageError
+from gradcli.errors import EXIT_BAD_INPUT, EXIT_OUTPUT, UsageError
 
 _TYPES: dict[str, Any] = {"text": str, "int": int, "float": float, "flag": bool,
                           "list": list[str]}
@@ -191,8 +193,31 @@ app = build_app()
 
 
 def run_app(argv: list[str]) -> int:
+    closed = sys.stdout is None
+    if closed:  # started with stdout closed (>&-): help and --version have nowhere to go
+        sys.stdout = _ClosedStdout()
     try:
         app(args=argv, prog_name="gradcli")
     except SystemExit as exit:
         return int(exit.code or 0) if not isinstance(exit.code, str) else EXIT_BAD_INPUT
+    except OSError as exc:  # the help or version text, which stdout could not take
+        if isinstance(exc, BrokenPipeError):
+            return 0  # the reader went away (| head): not an error of ours
+        reason = "standard output is closed" if closed else \
+            f"cannot write to standard output: {exc.strerror or exc}"
+        sys.stderr.write(f"error: {reason}\n")
+        return EXIT_OUTPUT
+    finally:
+        if closed:
+            sys.stdout = None  # type: ignore[assignment]
     return 0
+
+
+class _ClosedStdout(io.TextIOBase):
+    """What stdout is when it was closed at start: every write fails, as on a closed fd."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def isatty(self) -> bool:
+        return False

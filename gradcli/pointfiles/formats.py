@@ -64,10 +64,6 @@ def output_format(out_path: str | None, requested: str | None) -> str:
     if chosen in FORMATS:
         return str(chosen)
     if out_path is not None and out_path != "-" and _plain_file(out_path):
-        if out_path.lower().endswith(".json"):
-            raise PointFileError(
-                f"'{out_path}' names one JSON document, but records are written one JSON "
-                "object a line", hint="name it .jsonl (or .ndjson)")
         raise PointFileError(
             f"cannot tell the output format of '{out_path}'",
             hint=f"name it .csv, .jsonl, .parquet, .arrow or .npz, or pass --format "
