@@ -21,7 +21,7 @@ import sys
 try:
     import _signal as _os_signals
 except ImportError:  # another Python: the public module has the same functions
-    import signal as _os_signals  # type: ignore[no-redef]
+    import signal as _os_signals
 
 _NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 

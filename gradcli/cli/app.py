@@ -209,7 +209,7 @@ def run_app(argv: list[str]) -> int:
         return EXIT_OUTPUT
     finally:
         if closed:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
     return 0
 
 
