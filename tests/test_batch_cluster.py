@@ -83,6 +83,25 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Ite
 
 
 @pytest.fixture
+def own_cluster(scheduler: str) -> Iterator[tuple[str, object]]:
+    """A cluster of its own, for a test that kills workers: the shared one is never left
+    short of a worker, so no later test waits on a restart (under load a restarted worker
+    can take over a minute to import numpy, pyarrow and gradcli). The shared cluster's
+    fixture has set the environment the workers inherit."""
+    import logging
+
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
+    try:
+        with distributed.Client(cluster) as c:
+            yield cluster.scheduler_address, c
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
 def client(scheduler: str) -> Iterator[object]:
     """A client of the shared cluster with both workers up (a fault test may have just
     killed one)."""
@@ -332,7 +351,8 @@ def test_many_parquet_files_equal_the_local_run(tmp_path: Path, scheduler: str) 
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_still_gives_complete_identical_output(
-        tmp_path: Path, scheduler: str, client: object) -> None:
+        tmp_path: Path, own_cluster: tuple[str, object]) -> None:
+    scheduler, client = own_cluster
     points = tmp_path / "p.csv"
     write_csv(points, 30_000, bad=(100,))
     out = tmp_path / "out"
@@ -364,7 +384,8 @@ def test_a_worker_killed_mid_run_still_gives_complete_identical_output(
     (functools.partial(raise_on, 2), "OSError"),
 ])
 def test_a_failing_unit_ends_the_run_with_nothing_committed(
-        tmp_path: Path, scheduler: str, client: object, task: object, message: str) -> None:
+        tmp_path: Path, own_cluster: tuple[str, object], task: object, message: str) -> None:
+    scheduler, _ = own_cluster
     points = tmp_path / "p.csv"
     write_csv(points, 3000)
     units = plan_units([str(points)], unit_bytes=15_000)

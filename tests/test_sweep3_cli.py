@@ -204,3 +204,27 @@ def test_a_signal_during_start_up_is_one_line_and_the_documented_code(name, code
             assert out.endswith("∂/∂x = 2\n")
         else:
             assert (child.returncode, err) == (code, f"gradcli: interrupted ({name})\n"), delay
+
+
+# -- finding 24: what --quiet means ---------------------------------------------------------
+def test_quiet_leaves_only_what_says_something_went_wrong(capsys, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\nzz\n")
+    code, out, err = run(capsys, "eval", "x", "--points", str(points), "--quiet")
+    assert code == 1 and out.count("\n") == 3 and err == ""
+    code, out, err = run(capsys, "eval", "x", "--points", str(points))
+    assert "rows read: 2, computed: 1, failed: 1" in err
+    code, _, err = run(capsys, "eval", "x", "--points", str(points), "--quiet", "--fail-fast")
+    assert code == 1 and "--fail-fast stopped" in err and "rows read" not in err
+
+
+# -- found by the fuzzer: an NPZ whose member header is corrupt -------------------------------
+def test_an_npz_with_a_corrupt_member_header_is_exit_2(capsys, tmp_path):
+    path = tmp_path / "p.npz"
+    np.savez(path, x=np.arange(5.0))
+    data = bytearray(path.read_bytes())
+    data[1] = 0xFF  # the local file header's magic number
+    path.write_bytes(bytes(data))
+    code, out, err = run(capsys, "eval", "x", "--points", str(path), "--format", "jsonl")
+    assert code == 2 and "this is a bug" not in err
+    assert set(strict_json(out)) == {"error"}

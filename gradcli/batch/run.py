@@ -328,14 +328,15 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
                 opened.close()
         if progress is not None:
             progress.close()
-    if several:
+    if several and not quiet:
         for index, source in enumerate(sources):
             err.write(f"file {index}: {source.name}\n")
     if counts.stopped is not None:
         unwritten = f"; --out {out_path} was not written" if target.atomic else ""
         err.write(f"gradcli: --fail-fast stopped at the first bad row ({counts.stopped})"
                   f"{unwritten}\n")
-    err.write(counts.line() + "\n")
+    if not quiet:  # --quiet: the exit code says how it went (warnings and errors still do)
+        err.write(counts.line() + "\n")
     return EXIT_NOT_GOOD if counts.failed else EXIT_OK
 
 

@@ -201,7 +201,8 @@ def _run_on_cluster(command: str, text: str, at: dict[str, Any], scheduler: str,
                           points_format=values["points_format"],
                           overwrite=values["overwrite"], strict=values["strict"],
                           wrt=values.get("wrt"), mode=values.get("mode", "auto"),
-                          chunk_size=values["chunk_size"], err=session.err)
+                          chunk_size=values["chunk_size"], err=session.err,
+                          quiet=values["quiet"])
 
 
 def _check_point_format(invocation: Invocation, format: str, out_path: str | None) -> None:

@@ -251,7 +251,9 @@ FAIL_FAST = Option("--fail-fast", kind="flag", default=False,
 POINTS_FORMAT = Option("--points-format", choices=POINTS_READ_AS,
                        help="With --points: csv, jsonl, parquet, arrow or npz, if the "
                             "extension does not say (needed for stdin).")
-QUIET = Option("--quiet", kind="flag", default=False, help="With --points: no progress bar.")
+QUIET = Option("--quiet", kind="flag", default=False,
+               help="With --points: no progress bar and no summary on stderr (errors and "
+                    "warnings still print; the exit code says how it went).")
 SCHEDULER = Option("--scheduler", metavar="ADDRESS",
                    help="With --points: run on a Dask cluster, tcp://host:8786 (default: "
                         "$DASK_SCHEDULER_ADDRESS), or local:N for N worker processes here; "

@@ -29,7 +29,11 @@ class _Member:
         self.info = archive.getinfo(f"{name}.npy")
         self.archive = archive
         self.name = name
-        handle = archive.open(self.info)
+        try:
+            handle = archive.open(self.info)
+        except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:  # a corrupt entry
+            raise PointFileError(f"array {name} in {where} cannot be read: {exc}",
+                                 hint="write the file again (numpy.savez)") from None
         try:
             version = np.lib.format.read_magic(handle)
             reader = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -38,7 +42,7 @@ class _Member:
                 raise ValueError(f"unknown .npy version {version}")
             self.shape, self.fortran, self.dtype = reader(handle)
             header_bytes = self.header_bytes = handle.tell()
-        except (ValueError, OSError, EOFError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             handle.close()
             raise PointFileError(f"array {name} in {where} is not a readable .npy: "
                                  f"{exc}") from None
@@ -158,5 +162,5 @@ class NpzReader:
                           for k in range(count)}
                 empty = {m.name: np.zeros((0, *m.shape[1:])) for m in self.members}
                 yield Chunk(lines, np.zeros(count, dtype=bool), empty, errors)
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
             raise PointFileError(f"cannot read {self.source.name}: {exc}") from None

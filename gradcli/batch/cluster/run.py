@@ -58,7 +58,7 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
                    wrt: Sequence[str] | None = None, mode: str = "auto",
                    chunk_size: int = DEFAULT_CHUNK, unit_bytes: int = DEFAULT_UNIT_BYTES,
                    task: Callable[[Job, PlannedUnit, str], PartResult] = run_unit,
-                   err: TextIO | None = None) -> int:
+                   err: TextIO | None = None, quiet: bool = False) -> int:
     """Run `command` over every point on the cluster at `scheduler`, into `out_dir`.
 
     Returns the exit code: 0, or 1 when some rows failed (their records say why).
@@ -99,6 +99,8 @@ def run_on_cluster(command: str, expression: str, constants: Mapping[str, Any],
         directory.abort()
         raise
     totals = manifest["totals"]
+    if quiet:  # --quiet: the exit code says how it went
+        return EXIT_NOT_GOOD if totals["failed"] else EXIT_OK
     if len(sources) > 1:
         for index, source in enumerate(sources):
             err.write(f"file {index}: {source.name}\n")
