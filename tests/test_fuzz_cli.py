@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 
 from gradcli.cli import _run
 from gradcli.cli.spec import COMMANDS, JSON_FORMATS, Option
-from tests.terminal import signals_as_on_a_terminal
+from tests.terminal import signals_as_on_a_terminal, wait_until_gradcli_runs
 
 #: the README's exit-code table; 70 (a bug) is left out on purpose
 DOCUMENTED = {0, 1, 2, 74, 129, 130, 143}
@@ -629,6 +629,7 @@ def test_fuzzed_processes_under_signals_pipes_and_devices(scratch):
                         child.stdin.write(case.stdin)
                 child.stdin.close()
                 if signal_at is not None:
+                    wait_until_gradcli_runs(child)
                     time.sleep(signal_at[1])
                     with contextlib.suppress(ProcessLookupError):
                         child.send_signal(getattr(signal, signal_at[0]))

@@ -162,19 +162,6 @@ def test_help_and_version_into_a_full_or_closed_stdout_are_one_line_and_exit_74(
 
 
 # -- finding 12: a signal during start-up -------------------------------------------------
-def _holds_signals(pid):
-    """Whether the process blocks SIGINT now: gradcli_entry does so from its first line
-    until its imports are done (read from /proc, so the test needs no hook in gradcli)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("SigBlk:"):
-                    return int(line.split()[1], 16) & (1 << (2 - 1)) != 0
-    except FileNotFoundError:
-        pass
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name,code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_signal_during_start_up_is_one_line_and_the_documented_code(name, code):
@@ -185,17 +172,17 @@ def test_a_signal_during_start_up_is_one_line_and_the_documented_code(name, code
     import subprocess
     import time
 
-    from tests.terminal import signals_as_on_a_terminal
+    from tests.terminal import holds_signals, signals_as_on_a_terminal
 
     for delay in (0.0, 0.01, 0.03, 0.06, 0.1):
         child = subprocess.Popen([_entry(), "grad", "x*x", "x=1"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True,
                                  preexec_fn=signals_as_on_a_terminal)
         deadline = time.monotonic() + 20
-        while not _holds_signals(child.pid) and child.poll() is None and \
+        while not holds_signals(child.pid) and child.poll() is None and \
                 time.monotonic() < deadline:
             time.sleep(0.0005)
-        assert _holds_signals(child.pid), "the entry holds the signals while it imports"
+        assert holds_signals(child.pid), "the entry holds the signals while it imports"
         time.sleep(delay)
         os.kill(child.pid, getattr(signal, name))
         out, err = child.communicate(timeout=30)
