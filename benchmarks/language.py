@@ -4,6 +4,9 @@
     a term, at K = 1,000, 10,000 and 100,000: time per term for parse,
     compile (evaluation on the engine) and backward, each and together.
     Target: at most 60 us per term at every K, and linear growth in K.
+    Where PyTorch is installed, the same sum built and backpropagated by torch
+    eager from Python (no parsing), runs interleaved with gradcli's. Target: at
+    K = 10,000, gradcli's parse + compile + backward at most 1.5x torch's.
 (2) Nesting depth D = 1,000, 10,000, 100,000 of sin(sin(...(x)...)): time per level.
 
 Run: python benchmarks/language.py [--repeats R] [--max-k K]
@@ -43,6 +46,28 @@ def timed(text: str, names: tuple[str, ...]) -> tuple[float, float, float]:
 def median_of(text: str, names: tuple[str, ...], repeats: int) -> tuple[float, float, float]:
     runs = [timed(text, names) for _ in range(repeats)]
     return tuple(statistics.median(r[i] for r in runs) for i in range(3))  # type: ignore[return-value]
+
+
+def torch_flat_sum(k: int) -> float:
+    """Seconds for torch to build and backpropagate `flat_sum(k)`, written as Python."""
+    import torch
+
+    start = time.perf_counter()
+    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    total = (x * 1 + y) ** 2 / 2
+    for i in range(2, k + 1):
+        total = total + (x * i + y) ** 2 / (i + 1)
+    total.backward()
+    return time.perf_counter() - start
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _lark_tree_parser() -> Any:
@@ -89,11 +114,20 @@ def main() -> None:
     print(f"{'K':>8} {'parse':>8} {'compile':>8} {'backward':>9} {'total':>8} {'target':>8}"
           f"  {'lark tree parse alone':>22} {'total/lark':>10}")
     per_term = {}
+    with_torch = _torch_available()
+    torch_us: dict[int, float] = {}
     for k in (1_000, 10_000, 100_000):
         if k > args.max_k:
             continue
         repeats = args.repeats if k < 100_000 else 1
-        p, c, b = median_of(flat_sum(k), ("x", "y"), repeats)
+        runs, torch_runs = [], []
+        for _ in range(repeats):  # interleaved, so that load hits both alike
+            runs.append(timed(flat_sum(k), ("x", "y")))
+            if with_torch:
+                torch_runs.append(torch_flat_sum(k))
+        p, c, b = (statistics.median(r[i] for r in runs) for i in range(3))
+        if with_torch:
+            torch_us[k] = statistics.median(torch_runs) / k * 1e6
         total = (p + c + b) / k * 1e6
         per_term[k] = total
         verdict = "ok" if total <= 60 else "MISS"
@@ -107,6 +141,16 @@ def main() -> None:
         ks = sorted(per_term)
         growth = per_term[ks[-1]] / per_term[ks[0]]
         print(f"per-term cost at K={ks[-1]} / K={ks[0]}: {growth:.2f} (1.0 = linear growth)")
+    if with_torch:
+        print("\n    torch eager, build + backward of the same sum from Python (no parsing)")
+        print(f"{'K':>8} {'torch us/term':>14} {'gradcli total/torch':>20} {'target':>7}")
+        for k, t in torch_us.items():
+            ratio = per_term[k] / t
+            verdict = ("ok" if ratio <= 1.5 else "MISS") if k == 10_000 else ""
+            print(f"{k:>8} {t:>14.1f} {ratio:>20.2f} {'<=1.5' if k == 10_000 else '':>7} "
+                  f"{verdict}")
+    else:
+        print("(torch not installed: pip install torch==2.13.0 for the torch comparison)")
 
     print("\n(2) nesting depth D: microseconds per level")
     print(f"{'D':>8} {'parse':>8} {'compile':>8} {'backward':>9} {'total':>8}")

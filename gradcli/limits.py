@@ -65,13 +65,19 @@ def _count_text(count: float) -> str:
     return f"{int(count):,}" if count < 1e21 else f"{count:.3g}"
 
 
-def check_broadcast(shapes: Sequence[Sequence[int]], what: str = "the result") -> None:
+def check_broadcast(shapes: Sequence[Sequence[int]], what: str = "the result",
+                    budget: int | None = None) -> None:
     """Refuse a broadcasting op whose result would be over the budget.
 
     The product of the input sizes bounds the result's size, so the exact
-    shape is only worked out when that bound is over the budget."""
-    bound = math.prod(math.prod(shape) for shape in shapes)
-    if bound <= max_elements():
+    shape is only worked out when that bound is over the budget. A caller
+    running many ops (a program's evaluation) reads the budget once and
+    passes it as `budget`: reading the environment costs more than the check."""
+    bound = 1
+    for shape in shapes:
+        for extent in shape:
+            bound *= extent
+    if bound <= (max_elements() if budget is None else budget):
         return
     import numpy as np
 

@@ -11,13 +11,12 @@ more graph.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from gradcli.engine.collector import no_cycle_collection
 from gradcli.engine.mode import set_grad_enabled
 from gradcli.engine.op import lookup
 from gradcli.engine.state import current
@@ -39,24 +38,6 @@ FREED_HINT = (
 )
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cycle collector during a pass.
-
-    A backward pass allocates many short-lived, acyclic objects; the collector
-    cannot free any of them, yet at 100,000 vertices it would rescan the growing
-    heap again and again. It is switched back on (if it was on) however the
-    pass ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def vertex_of(t: Tensor) -> Vertex | None:
     """The vertex a gradient for `t` flows into, or None if `t` does not require grad."""
     if t.grad_fn is not None:
@@ -67,28 +48,28 @@ def vertex_of(t: Tensor) -> Vertex | None:
 
 
 def topological_order(roots: Iterable[Vertex]) -> list[Vertex]:
-    """Every vertex reachable from `roots`, each after all the vertices it depends on."""
+    """Every vertex reachable from `roots`, each after all the vertices it depends on.
+
+    A depth-first search with an explicit stack: `path` holds the vertices being
+    explored, `pending` an iterator over the edges each has left to explore."""
     order: list[Vertex] = []
     seen: set[Vertex] = set()
     for root in roots:
         if root in seen:
             continue
         seen.add(root)
-        stack: list[tuple[Vertex, tuple[Vertex | None, ...], int]] = [(root, root.edges, 0)]
-        while stack:
-            vertex, edges, i = stack[-1]
-            n = len(edges)
-            while i < n:
-                edge = edges[i]
-                i += 1
+        path: list[Vertex] = [root]
+        pending: list[Iterator[Vertex | None]] = [iter(root.edges)]
+        while pending:
+            for edge in pending[-1]:
                 if edge is not None and edge not in seen:
                     seen.add(edge)
-                    stack[-1] = (vertex, edges, i)
-                    stack.append((edge, edge.edges, 0))
+                    path.append(edge)
+                    pending.append(iter(edge.edges))
                     break
             else:
-                stack.pop()
-                order.append(vertex)
+                pending.pop()
+                order.append(path.pop())
     return order
 
 
@@ -132,6 +113,17 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
          create_graph: bool, targets: tuple[Tensor, ...] | None, capture: bool,
          ) -> dict[Vertex, Tensor]:
     """The pass itself. With `capture`, gradients reaching `targets` are returned, not stored."""
+    # a pass allocates many short-lived, acyclic objects: at 100,000 vertices the
+    # collector would rescan the growing heap again and again (the ordering alone
+    # used to set off two full passes)
+    with no_cycle_collection():
+        return _pass(outputs, seeds, retain_graph=retain_graph, create_graph=create_graph,
+                     targets=targets, capture=capture)
+
+
+def _pass(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: bool,
+          create_graph: bool, targets: tuple[Tensor, ...] | None, capture: bool,
+          ) -> dict[Vertex, Tensor]:
     buffers: dict[Vertex, Tensor] = {}
     for i, out in enumerate(outputs):
         vertex = vertex_of(out)
@@ -159,7 +151,7 @@ def _run(outputs: tuple[Tensor, ...], seeds: Sequence[Any], *, retain_graph: boo
 
     watch = current().watch
     previous_context = None if watch is None else watch.context
-    with set_grad_enabled(create_graph), np.errstate(all="ignore"), _no_cycle_collection():
+    with set_grad_enabled(create_graph), np.errstate(all="ignore"):
         try:
             for vertex in reversed(order):
                 g = buffers.pop(vertex, None)

@@ -62,7 +62,24 @@ class Node:
 
     Built on every recorded op, so it is kept cheap: rarely used fields are
     class-level defaults, and `edges` is worked out on first use.
+
+    A Node is the only object the cycle collector tracks per recorded op. It
+    keeps an input that came out of another op as that op's Node and array,
+    not as the input's Tensor: the Tensors of intermediate results die as soon
+    as the caller drops them (as PyTorch's Python tensors do), so a graph of N
+    ops is N tracked objects, not 3N, and the collector's full passes, which
+    rescan everything alive, come a third as often. `saved` rebuilds the
+    input Tensors when a VJP rule needs them.
     """
+
+    __slots__ = ("__dict__", "_data0", "_data1", "_in0", "_in1", "_more", "op", "out", "params")
+    #: the first and second input: a Node (with its array in _data0/_data1) or a Tensor
+    _in0: Node | Tensor | None
+    _in1: Node | Tensor | None
+    _data0: np.ndarray | None
+    _data1: np.ndarray | None
+    #: the inputs of an op with more than two (or none), as they are
+    _more: tuple[Tensor, ...] | None
 
     pre_hooks: list[Hook] | None = None
     retained: weakref.ref[Tensor] | None = None
@@ -70,26 +87,58 @@ class Node:
     label: str | None = None
     _edges: tuple[Node | AccumulateGrad | None, ...] | None = None
 
-    def __init__(self, op: OpDef, params: dict[str, Any], saved: tuple[Tensor, ...],
+    def __init__(self, op: OpDef, params: dict[str, Any], inputs: tuple[Tensor, ...],
                  out: np.ndarray):
         self.op = op
         self.params = params
-        self.saved: tuple[Tensor, ...] | None = saved
         self.out: np.ndarray | None = out
+        # an input that is a plain non-leaf is kept as (its Node, its array); any other
+        # (a leaf, a constant, a subclass) as itself; spelled out: this runs on every op
+        n = len(inputs)
+        if n != 1 and n != 2:
+            self._more = inputs
+            self._in0 = self._data0 = self._in1 = self._data1 = None
+            return
+        self._more = None
+        t = inputs[0]
+        grad_fn = t.grad_fn
+        if grad_fn is not None and t.__class__ is Tensor:
+            self._in0, self._data0 = grad_fn, t.data
+        else:
+            self._in0, self._data0 = t, None
+        if n == 1:
+            self._in1 = self._data1 = None
+            return
+        t = inputs[1]
+        grad_fn = t.grad_fn
+        if grad_fn is not None and t.__class__ is Tensor:
+            self._in1, self._data1 = grad_fn, t.data
+        else:
+            self._in1, self._data1 = t, None
+
+    @property
+    def saved(self) -> tuple[Tensor, ...] | None:
+        """The op's input Tensors (None once released); non-leaf ones are rebuilt."""
+        if self.freed:
+            return None
+        if self._more is not None:
+            return self._more
+        first = _restore(self._in0, self._data0)
+        if self._in1 is None:
+            return (first,)
+        return (first, _restore(self._in1, self._data1))
 
     @property
     def edges(self) -> tuple[Node | AccumulateGrad | None, ...]:
         """For each input, the vertex its gradient flows into (None: a constant)."""
         edges = self._edges
         if edges is None:
-            saved = self.saved
-            assert saved is not None
-            if len(saved) == 2:  # most ops: spelled out, no generator
-                edges = (_edge(saved[0]), _edge(saved[1]))
-            elif len(saved) == 1:
-                edges = (_edge(saved[0]),)
+            if self._more is not None:
+                edges = tuple(_edge(t) for t in self._more)
+            elif self._in1 is None:
+                edges = (_edge_of(self._in0),)
             else:
-                edges = tuple(_edge(t) for t in saved)
+                edges = (_edge_of(self._in0), _edge_of(self._in1))
             self._edges = edges
         return edges
 
@@ -104,12 +153,27 @@ class Node:
         """Drop the saved values: the graph's memory goes, its shape stays."""
         if self._edges is None:
             self.edges  # noqa: B018  (fixed before the inputs are let go)
-        self.saved = None
+        self._in0 = self._in1 = self._data0 = self._data1 = self._more = None
         self.out = None
         self.freed = True
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def _restore(kept: Any, data: np.ndarray | None) -> Tensor:
+    """The input Tensor a Node kept as (Node, array): the same array, grad_fn, requires_grad."""
+    if kept.__class__ is Node:
+        t = _new(Tensor)
+        t.data = data  # type: ignore[assignment]
+        t.grad_fn = kept
+        t.requires_grad = True
+        return t
+    return kept
+
+
+def _edge_of(kept: Any) -> Node | AccumulateGrad | None:
+    return kept if kept.__class__ is Node else _edge(kept)
 
 
 class RemovableHandle:

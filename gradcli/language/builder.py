@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -80,8 +81,13 @@ class Parsed:
         self.statements = statements
 
 
+#: NamedTuples made without their Python-level __new__ (which costs a call a field):
+#: Refs and Spans are made for every token and every instruction
+_make = tuple.__new__
+
+
 def _tspan(token: Token) -> Span:
-    return Span(token.start_pos, token.end_pos)
+    return _make(Span, (token.start_pos, token.end_pos))
 
 
 def _as_span(item: Ref | Token | Span) -> Span:
@@ -91,7 +97,7 @@ def _as_span(item: Ref | Token | Span) -> Span:
 
 
 def _join(first: Ref | Token | Span, last: Ref | Token | Span) -> Span:
-    return Span(_as_span(first).start, _as_span(last).end)
+    return _make(Span, (_as_span(first).start, _as_span(last).end))
 
 
 def language_functions() -> Mapping[str, OpDef]:
@@ -121,9 +127,12 @@ def suggest(name: str, choices: list[str]) -> list[str]:
     return difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
 
 
+#: the binary operator rules, each the op it makes: all handled by `Builder._binary`
+BINARY_RULES = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "mod": "mod",
+                "matmul": "matmul", "pow": "pow"}
+
 #: the grammar's rule and alias names this builder handles, one method each
-RULES = ("number", "var", "group", "array", "add", "sub", "mul", "div", "mod", "matmul",
-         "pow", "factorial", "abs",
+RULES = ("number", "var", "group", "array", "factorial", "abs",
          "implicit_mul", "neg", "pos", "compare", "keyword", "text_keyword", "arguments", "call",
          "subscripts",
          "slice", "index", "assign", "result", "start", "empty")
@@ -133,7 +142,10 @@ class Builder:
     """One instance per process, reset for each parse (parsing holds a lock)."""
 
     def callbacks(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in RULES}
+        table = {name: getattr(self, name) for name in RULES}
+        for rule, op in BINARY_RULES.items():  # straight to _binary: the commonest reductions
+            table[rule] = partial(self._binary, op)
+        return table
 
     def reset(self, text: str) -> None:
         self.text = text
@@ -145,16 +157,19 @@ class Builder:
         self.literals: dict[int, tuple[Ref, ...]] = {}
 
     def _emit(self, instruction: Instruction) -> Ref:
-        self.instructions.append(instruction)
-        return Ref(len(self.instructions) - 1, instruction.span)
+        instructions = self.instructions
+        instructions.append(instruction)
+        return _make(Ref, (len(instructions) - 1, instruction.span))
 
     def _op(self, name: str, operands: tuple[Ref, ...], span: Span, op_span: Span) -> Ref:
-        return self._emit(Instruction("op", span, op=name, args=tuple(r.reg for r in operands),
-                                      op_span=op_span))
+        return self._emit(Instruction("op", span, name, tuple([r.reg for r in operands]), (),
+                                      None, op_span))
 
     # -- atoms -------------------------------------------------------------------
     def number(self, c: list[Token]) -> Ref:
-        return self._emit(Instruction("const", _tspan(c[0]), value=np.array(float(c[0].value))))
+        token = c[0]
+        return self._emit(Instruction("const", _make(Span, (token.start_pos, token.end_pos)),
+                                      value=np.array(float(token.value))))
 
     def var(self, c: list[Token]) -> Ref:
         token = c[0]
@@ -181,23 +196,12 @@ class Builder:
 
     # -- operators ---------------------------------------------------------------
     def _binary(self, name: str, c: list[Any]) -> Ref:
-        left, token, right = c
-        return self._op(name, (left, right), _join(left, right), _tspan(token))
-
-    def add(self, c: list[Any]) -> Ref:
-        return self._binary("add", c)
-
-    def sub(self, c: list[Any]) -> Ref:
-        return self._binary("sub", c)
-
-    def mul(self, c: list[Any]) -> Ref:
-        return self._binary("mul", c)
-
-    def div(self, c: list[Any]) -> Ref:
-        return self._binary("div", c)
-
-    def mod(self, c: list[Any]) -> Ref:
-        return self._binary("mod", c)
+        left, token, right = c  # two Refs around the operator's token
+        span = _make(Span, (left.span.start, right.span.end))
+        instructions = self.instructions
+        instructions.append(Instruction("op", span, name, (left.reg, right.reg), (), None,
+                                        _make(Span, (token.start_pos, token.end_pos))))
+        return _make(Ref, (len(instructions) - 1, span))
 
     def factorial(self, c: list[Any]) -> Ref:
         """x! is gamma(x + 1): two instructions, both pointed at the '!'."""
@@ -213,12 +217,6 @@ class Builder:
     def abs(self, c: list[Any]) -> Ref:
         span = _join(c[0], c[2])
         return self._op("abs", (c[1],), span, span)
-
-    def matmul(self, c: list[Any]) -> Ref:
-        return self._binary("matmul", c)
-
-    def pow(self, c: list[Any]) -> Ref:
-        return self._binary("pow", c)
 
     def implicit_mul(self, c: list[Any]) -> Ref:
         left, _, right = c

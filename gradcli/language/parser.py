@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import _thread
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from gradcli.engine.collector import no_cycle_collection
 from gradcli.errors import GradcliError, Span, SyntaxProblem
 from gradcli.language.tables import grammar_path, load_tables
 
@@ -59,8 +60,20 @@ class _UnexpectedToken(Exception):
         self.expected = expected
 
 
-class PostLexer:
-    """Between the lexer and the parser.
+#: implicit multiplication: for each token kind, the kinds right after it that insert
+#: IMPLICIT (the pairs above, as sets for one lookup a token)
+_IMPLICIT_AFTER = {before: frozenset(after for b, after in _IMPLICIT if b == before)
+                   for before, _ in _IMPLICIT}
+
+
+def post_lex(tokens: list[Token], problem: SyntaxProblem | None = None,
+             ) -> tuple[list[Token], SyntaxProblem | None]:
+    """Between the lexer and the parser, one pass over the tokens.
+
+    Returns the tokens for the parser and the first problem found, if any: the
+    tokens then stop where it was found (the lexer's own `problem` comes after
+    them all), so the parser reports a syntax error before it as if it had
+    read token by token.
 
     * inserts IMPLICIT where implicit multiplication is allowed (2x, 3(x+1), (a)(b),
       2|x|);
@@ -71,50 +84,64 @@ class PostLexer:
     * checks bracket balance, so an unclosed bracket is reported at its opening;
     * refuses `x!!` and a number run into `e` (`5e`), which are almost always slips.
     """
+    out: list[Token] = []
+    try:
+        _post_lex(tokens, out, problem)
+    except SyntaxProblem as found:
+        return out, found
+    return out, problem
 
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        previous: Token | None = None
-        open_brackets: list[Token] = []
-        meaningful = False
-        for token in stream:
-            kind = token.type
-            if kind == "BAR" and previous is not None and previous.type in _OPERAND_ENDS \
-                    and open_brackets and open_brackets[-1].type == "BAR":
-                token = Token("RBAR", token.value, token.start_pos, token.end_pos)
-                kind = "RBAR"
-            elif previous is not None and (kind == "BANG" or (kind == "NAME"
-                                           and previous.type == "NUMBER")):
-                _check_slip(previous, token)
-            if kind == "_NL":
-                if open_brackets:
-                    continue
-            elif kind in _OPENERS:
-                open_brackets.append(token)
-            elif kind in _CLOSERS:
-                if not open_brackets:
-                    raise SyntaxProblem(
-                        f"unmatched '{token.value}'", span=_span(token),
-                        hint="remove it, or add the opening bracket it closes")
-                opener = open_brackets.pop()
-                if opener.type != _CLOSERS[kind]:
-                    raise SyntaxProblem(
-                        f"'{token.value}' closes the '{opener.value}' opened at column "
-                        f"{opener.start_pos + 1}", span=_span(opener),
-                        hint=f"close it with '{_SYMBOL[_OPENERS[opener.type]]}'")
-            if kind not in ("_NL", "SEMI"):
-                meaningful = True
-            if previous is not None and (previous.type, kind) in _IMPLICIT:
-                yield Token("IMPLICIT", "", token.start_pos, token.start_pos)
-            yield token
-            previous = token
-        if open_brackets:
-            opener = open_brackets[-1]
-            raise SyntaxProblem(
-                f"'{opener.value}' is never closed", span=_span(opener),
-                hint=f"add a matching '{_SYMBOL[_OPENERS[opener.type]]}'")
-        if not meaningful:
-            raise SyntaxProblem("the expression is empty", span=Span(0, 0),
-                                hint='write an expression, e.g. "x^2 + 1"')
+
+def _post_lex(tokens: list[Token], out: list[Token], problem: SyntaxProblem | None) -> None:
+    append = out.append
+    previous: Token | None = None
+    previous_kind = ""
+    open_brackets: list[Token] = []
+    meaningful = False
+    implicit_after = _IMPLICIT_AFTER
+    for token in tokens:
+        kind = token.type
+        if kind == "BAR" and previous_kind in _OPERAND_ENDS \
+                and open_brackets and open_brackets[-1].type == "BAR":
+            token = Token("RBAR", token.value, token.start_pos, token.end_pos)
+            kind = "RBAR"
+        elif previous is not None and (kind == "BANG" or (kind == "NAME"
+                                       and previous_kind == "NUMBER")):
+            _check_slip(previous, token)
+        if kind == "_NL":
+            if open_brackets:
+                continue
+        elif kind in _OPENERS:
+            open_brackets.append(token)
+        elif kind in _CLOSERS:
+            if not open_brackets:
+                raise SyntaxProblem(
+                    f"unmatched '{token.value}'", span=_span(token),
+                    hint="remove it, or add the opening bracket it closes")
+            opener = open_brackets.pop()
+            if opener.type != _CLOSERS[kind]:
+                raise SyntaxProblem(
+                    f"'{token.value}' closes the '{opener.value}' opened at column "
+                    f"{opener.start_pos + 1}", span=_span(opener),
+                    hint=f"close it with '{_SYMBOL[_OPENERS[opener.type]]}'")
+        if not meaningful and kind != "_NL" and kind != "SEMI":
+            meaningful = True
+        after = implicit_after.get(previous_kind)
+        if after is not None and kind in after:
+            append(Token("IMPLICIT", "", token.start_pos, token.start_pos))
+        append(token)
+        previous = token
+        previous_kind = kind
+    if problem is not None:
+        return  # the lexer stopped early: the checks at the end do not apply
+    if open_brackets:
+        opener = open_brackets[-1]
+        raise SyntaxProblem(
+            f"'{opener.value}' is never closed", span=_span(opener),
+            hint=f"add a matching '{_SYMBOL[_OPENERS[opener.type]]}'")
+    if not meaningful:
+        raise SyntaxProblem("the expression is empty", span=Span(0, 0),
+                            hint='write an expression, e.g. "x^2 + 1"')
 
 
 def _check_slip(previous: Token, token: Token) -> None:
@@ -141,8 +168,11 @@ class Parser:
     """The LALR(1) automaton of the grammar, ready to run."""
 
     def __init__(self, tables: dict[str, Any]):
-        self.lexeme = re.compile("|".join(f"(?P<{name}>{regex})"
-                                          for name, regex in tables["terminals"]))
+        # every terminal, tried in order, then any one character: scanning never skips
+        # text, and the catch-all marks where no terminal matches
+        self.scan = re.compile("|".join([*(f"(?P<{name}>{regex})"
+                                           for name, regex in tables["terminals"]),
+                                         r"(?P<_UNLEXABLE>[\s\S])"])).finditer
         self.ignore = frozenset(tables["ignore"])
         self.states: dict[int, dict[str, tuple[int, int]]] = tables["states"]
         self.start_state: int = tables["start_state"]
@@ -156,43 +186,78 @@ class Parser:
             # child's value through: only the parser state changes
             unit = size == 1 and plain and expand1
             self.rules.append((origin, size, name, expand1, None if plain else keep, unit))
+        #: (state below, top state, lookahead) -> the top state after pass-through reductions
+        self.units: dict[tuple[int, int, str], int] = {}
 
-    def lex(self, text: str) -> Iterator[Token]:
-        match = self.lexeme.match
+    def _after_units(self, below: int, origin: str, kind: str) -> int:
+        """The top state after a pass-through reduction to `origin` over `below`, and
+        every pass-through reduction the lookahead `kind` sets off after it."""
+        while True:
+            top = self.states[below][origin][1]
+            if kind == "$END" and top == self.end_state:
+                return top
+            action = self.states[top].get(kind)
+            if action is None or action[0] == 0:
+                return top
+            rule = self.rules[action[1]]
+            if not rule[5]:
+                return top
+            origin = rule[0]
+
+    def lex(self, text: str) -> tuple[list[Token], SyntaxProblem | None]:
+        """The terminals of `text`, in order (ignored ones left out), up to the first
+        problem, and that problem (None if there is none)."""
+        tokens: list[Token] = []
+        try:
+            self._lex(text, tokens)
+        except SyntaxProblem as problem:
+            return tokens, problem
+        return tokens, None
+
+    def _lex(self, text: str, tokens: list[Token]) -> None:
         ignore = self.ignore
-        pos, end = 0, len(text)
-        while pos < end:
-            m = match(text, pos)
-            if m is None:
-                raise _unexpected_character(text, pos)
-            kind = m.lastgroup or ""
-            stop = m.end()
-            if kind == "NAME" and not text[pos:stop].isascii():
-                _no_superscripts(text, pos, stop)
-            if kind not in ignore:
-                yield Token(kind, m.group(), pos, stop)
-            pos = stop
+        append = tokens.append
+        for m in self.scan(text):
+            kind = m.lastgroup
+            if kind in ignore:
+                continue
+            start, stop = m.span()
+            if kind == "_UNLEXABLE":
+                raise _unexpected_character(text, start)
+            value = m.group()
+            if kind == "NAME" and not value.isascii():
+                _no_superscripts(text, start, stop)
+            append(Token(kind, value, start, stop))  # type: ignore[arg-type]
 
     def parse(self, text: str, callbacks: dict[str, Callable[[list[Any]], Any]]) -> Any:
-        states, rules, end_state = self.states, self.rules, self.end_state
+        states, rules, end_state, units = self.states, self.rules, self.end_state, self.units
         state_stack = [self.start_state]
         values: list[Any] = []
-        end = Token("$END", "", len(text), len(text))
-        for token in _then(PostLexer().process(self.lex(text)), end):
+        tokens, problem = post_lex(*self.lex(text))
+        if problem is None:
+            tokens.append(Token("$END", "", len(text), len(text)))
+        for token in tokens:
             kind = token.type
             while True:
                 row = states[state_stack[-1]]
                 action = row.get(kind)
                 if action is None:
                     raise _UnexpectedToken(token, {s for s in row if s.isupper()})
-                if action[0] == 0:  # shift
-                    state_stack.append(action[1])
+                what, target = action
+                if what == 0:  # shift
+                    state_stack.append(target)
                     values.append(token)
                     break
-                origin, size, name, expand1, keep, unit = rules[action[1]]
+                origin, size, name, expand1, keep, unit = rules[target]
                 if unit:
-                    state_stack[-1] = states[state_stack[-2]][origin][1]
-                    if kind == "$END" and state_stack[-1] == end_state:
+                    # a run of pass-through reductions only changes the top state: what it
+                    # ends in is looked up, once worked out, by the states around it
+                    key = (state_stack[-2], state_stack[-1], kind)
+                    top = units.get(key)
+                    if top is None:
+                        top = units[key] = self._after_units(key[0], origin, kind)
+                    state_stack[-1] = top
+                    if kind == "$END" and top == end_state:
                         return values[-1]
                     continue
                 if size:
@@ -222,6 +287,8 @@ class Parser:
                 values.append(value)
                 if kind == "$END" and state_stack[-1] == end_state:
                     return values[-1]
+        assert problem is not None, "the automaton accepts only at $END"
+        raise problem
 
 
 def _unexpected_character(text: str, pos: int) -> SyntaxProblem:
@@ -280,11 +347,6 @@ def _base_before(text: str, pos: int) -> str:
     return text[i:pos] if depth == 0 else ""
 
 
-def _then(stream: Iterator[Token], last: Token) -> Iterator[Token]:
-    yield from stream
-    yield last
-
-
 _lock = _thread.allocate_lock()
 _parser: Parser | None = None
 
@@ -298,7 +360,7 @@ def get_parser() -> Parser:
 
 def parse_with(builder: Any, text: str) -> Any:
     """Parse `text`, letting `builder` turn reductions into instructions."""
-    with _lock:
+    with _lock, no_cycle_collection():  # the builder's objects are acyclic: see collector
         parser = get_parser()
         builder.reset(text)
         try:

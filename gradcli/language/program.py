@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.collector import no_cycle_collection
 from gradcli.engine.op import OPS
 from gradcli.engine.tensor import Tensor, as_tensor
 from gradcli.engine.watch import watch_nonfinite
@@ -34,7 +35,7 @@ from gradcli.errors import (
 )
 from gradcli.language.builder import Builder, Instruction, Parsed, suggest
 from gradcli.language.parser import parse_with
-from gradcli.limits import check_broadcast
+from gradcli.limits import check_broadcast, max_elements
 from gradcli.ops import BINDERS, apply_batched, fn
 from gradcli.ops._define import as_int
 from gradcli.ops.structural import GETITEM, canonical_index
@@ -186,7 +187,15 @@ class Program:
                  batched: frozenset[str] = frozenset()) -> tuple[Tensor, bool]:
         """Run every instruction once, in order. With `batched`, the variables named
         there carry a leading batch axis, and `flags[k]` says whether value k does.
-        Returns the output and whether it carries the batch axis."""
+        Returns the output and whether it carries the batch axis.
+
+        The element budget is read once here, not by each op; the collector is kept
+        out of the loop (`no_cycle_collection`), which makes acyclic graph objects only."""
+        with no_cycle_collection():
+            return self._execute_all(bindings, values, batched, max_elements())
+
+    def _execute_all(self, bindings: Mapping[str, Any], values: list[Tensor],
+                     batched: frozenset[str], budget: int) -> tuple[Tensor, bool]:
         text = self.text
         flags: list[bool] | None = [] if batched else None
         for instruction in self.instructions:
@@ -205,12 +214,12 @@ class Program:
                 if flags is not None:
                     flag = flags[instruction.args[0]]
             elif flags is not None and any(flags[r] for r in instruction.args):
-                value = self._apply_batched(instruction, values, flags)
+                value = self._apply_batched(instruction, values, flags, budget)
                 flag = True
             elif kind == "op":
                 if flags is not None and any(flags[r] for _, r in instruction.keywords):
                     self._refuse_batched_settings(instruction)
-                value = self._apply(instruction, values)
+                value = self._apply(instruction, values, budget)
             else:
                 value = self._index(instruction, values, flags)
             node = value.grad_fn
@@ -238,14 +247,14 @@ class Program:
             stacked.grad_fn.label = "[" + ", ".join(self.output_labels()) + "]"
         return stacked, out_batched
 
-    def _apply(self, instruction: Instruction, values: list[Tensor]) -> Tensor:
+    def _apply(self, instruction: Instruction, values: list[Tensor], budget: int) -> Tensor:
         op = OPS[instruction.op or ""]
         function = getattr(fn, op.name)
         tensors = [values[r] for r in instruction.args]
         keywords = {name: values[r] for name, r in instruction.keywords}
         try:
             if op.broadcasting:
-                check_broadcast([t.shape for t in tensors])
+                check_broadcast([t.shape for t in tensors], budget=budget)
             if op.nin < 0:
                 return function(tensors, **keywords)
             return function(*tensors, **keywords)
@@ -259,7 +268,7 @@ class Program:
                          span=instruction.op_span or instruction.span)
 
     def _apply_batched(self, instruction: Instruction, values: list[Tensor],
-                       flags: list[bool]) -> Tensor:
+                       flags: list[bool], budget: int) -> Tensor:
         if instruction.kind != "op":
             return self._index(instruction, values, flags)
         op = OPS[instruction.op or ""]
@@ -270,7 +279,8 @@ class Program:
         try:
             if op.broadcasting:  # the budget is per point, as the expression is written
                 check_broadcast([t.shape[1:] if flags[r] else t.shape
-                                 for t, r in zip(tensors, instruction.args, strict=True)])
+                                 for t, r in zip(tensors, instruction.args, strict=True)],
+                                budget=budget)
             inputs, params = BINDERS[op.name]([tensors] if op.nin < 0 else tensors, keywords)
             return apply_batched(op, inputs, tuple(flags[r] for r in instruction.args), params)
         except GradcliError as exc:
