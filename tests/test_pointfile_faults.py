@@ -270,3 +270,38 @@ def test_a_corrupt_npz_member_writes_nothing_first(tmp_path, save):
     assert done.returncode == 2 and "Bad CRC-32" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npz"]
 
+
+
+# -- damaged columnar and NPZ files: exit 2, never a crash --------------------------------------
+def test_arrow_list_offsets_outside_the_file_are_exit_2_not_a_crash(tmp_path):
+    """Found by corrupting files of every format: pyarrow uses IPC buffers as they lie, so
+    an offset pointing outside them killed the process (SIGSEGV)."""
+    import numpy as np
+    import pyarrow as pa
+
+    path = tmp_path / "badoff.arrow"
+    table = pa.table({"x": pa.array([1.0, 2.0]), "m": pa.array([[1.0, 2.0], [3.0, 4.0]])})
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    data = bytearray(path.read_bytes())
+    offsets = np.array([0, 2, 4], dtype=np.int32).tobytes()
+    at = data.find(offsets)
+    assert at >= 0 and data.find(offsets, at + 1) < 0
+    data[at:at + 12] = np.array([0, -100_000_000, 400_000_000], dtype=np.int32).tobytes()
+    path.write_bytes(bytes(data))
+    done = cli("eval", "x+sum(m)", "--points", path)
+    assert done.returncode == 2, done.stderr
+    assert "cannot read" in done.stderr and "offset" in done.stderr
+
+
+def test_an_npz_member_with_a_damaged_local_header_is_exit_2(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "p.npz"
+    np.savez(path, x=np.arange(10.0))
+    data = bytearray(path.read_bytes())
+    data[0:4] = b"XXXX"  # the first member's local header signature
+    path.write_bytes(bytes(data))
+    done = cli("eval", "x", "--points", path)
+    assert done.returncode == 2, done.stderr
+    assert "(the file is corrupt)" in done.stderr and "bug" not in done.stderr

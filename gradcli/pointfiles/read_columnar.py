@@ -50,7 +50,7 @@ class ColumnarReader:
                 self.parquet = None
                 self.ipc = _open_ipc(self.stream)
                 schema = self.ipc.schema
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowException, OSError) as exc:
             self.close()
             what = "Parquet" if source.format == "parquet" else "Arrow IPC"
             raise PointFileError(f"cannot read {source.name} as {what}: {exc}") from None
@@ -87,9 +87,10 @@ class ColumnarReader:
                 try:
                     for batch in self.parquet.iter_batches(batch_size=self.chunk_size,
                                                            row_groups=[g], columns=columns):
+                        batch.validate(full=True)
                         yield first, batch
                         first += batch.num_rows
-                except (pa.ArrowInvalid, OSError) as exc:
+                except (pa.ArrowException, OSError) as exc:
                     # The footer still says how many records the group holds, so
                     # they keep their places, as bad rows, and the run goes on.
                     end = int(offsets[g + 1]) + 1
@@ -101,11 +102,14 @@ class ColumnarReader:
         try:
             for batch in _ipc_batches(self.ipc):
                 batch = batch.select(columns)
+                # IPC buffers are used as they lie: offsets pointing outside them (a
+                # corrupt file) would crash the process, so they are checked first
+                batch.validate(full=True)
                 for start in range(0, batch.num_rows, self.chunk_size):
                     piece = batch.slice(start, self.chunk_size)
                     yield first, piece
                     first += piece.num_rows
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowException, OSError) as exc:
             # an IPC file has no index of record counts: what follows cannot be placed
             raise PointFileError(f"cannot read {self.source.name} as Arrow IPC after "
                                  f"record {first - 1}: {exc}") from None

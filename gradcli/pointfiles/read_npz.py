@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from gradcli.pointfiles.units import Unit
 
 
+#: what a damaged archive raises while it is read (zlib, the zip layer, an unknown method)
+CORRUPT = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+           RuntimeError)
+
+
 class _Member:
     def __init__(self, archive: zipfile.ZipFile, name: str, where: str):
         self.info = archive.getinfo(f"{name}.npy")
@@ -31,9 +36,8 @@ class _Member:
         self.name = name
         try:
             handle = archive.open(self.info)
-        except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:  # a corrupt entry
-            raise PointFileError(f"array {name} in {where} cannot be read: {exc}",
-                                 hint="write the file again (numpy.savez)") from None
+        except CORRUPT as exc:
+            raise PointFileError(f"cannot read {where}: {exc} (the file is corrupt)") from None
         try:
             version = np.lib.format.read_magic(handle)
             reader = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -42,7 +46,7 @@ class _Member:
                 raise ValueError(f"unknown .npy version {version}")
             self.shape, self.fortran, self.dtype = reader(handle)
             header_bytes = self.header_bytes = handle.tell()
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        except (ValueError, *CORRUPT) as exc:
             handle.close()
             raise PointFileError(f"array {name} in {where} is not a readable .npy: "
                                  f"{exc}") from None
@@ -71,7 +75,7 @@ class _Member:
             with self.archive.open(self.info) as handle:
                 while handle.read(1 << 22):
                     pass
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        except CORRUPT as exc:
             raise PointFileError(f"cannot read {where}: {exc} (the file is corrupt)",
                                  hint="write the file again (numpy.savez)") from None
 
@@ -114,7 +118,7 @@ class NpzReader:
             self.stream.seek(0)
             try:
                 self.archive = zipfile.ZipFile(self.stream)
-            except (zipfile.BadZipFile, OSError):
+            except (*CORRUPT, ValueError):
                 hint = "it is a single .npy array; save the points with numpy.savez" \
                     if head == b"\x93NUMPY" else "save the points with numpy.savez"
                 raise PointFileError(f"{where} is not an NPZ file (not a zip archive)",
@@ -162,5 +166,5 @@ class NpzReader:
                           for k in range(count)}
                 empty = {m.name: np.zeros((0, *m.shape[1:])) for m in self.members}
                 yield Chunk(lines, np.zeros(count, dtype=bool), empty, errors)
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        except CORRUPT as exc:
             raise PointFileError(f"cannot read {self.source.name}: {exc}") from None

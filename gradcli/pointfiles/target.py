@@ -155,7 +155,7 @@ class OutputTarget:
         handle, self.handle = self.handle, None
         if handle is None:
             return
-        if handle is sys.stdout.buffer or handle is self.stream:
+        if handle is getattr(sys.stdout, "buffer", None) or handle is self.stream:
             handle.flush()
         else:
             handle.close()
