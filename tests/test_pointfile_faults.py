@@ -305,3 +305,11 @@ def test_an_npz_member_with_a_damaged_local_header_is_exit_2(tmp_path):
     done = cli("eval", "x", "--points", path)
     assert done.returncode == 2, done.stderr
     assert "(the file is corrupt)" in done.stderr and "bug" not in done.stderr
+
+
+def test_a_plot_image_that_cannot_be_written_is_exit_74(tmp_path):
+    image = tmp_path / "full.png"
+    image.symlink_to("/dev/full")  # an image name on a device that is always full
+    done = cli("plot", "sin(x)", "--over", "x=0:1", "--out", image)
+    assert done.returncode == 74, done.stderr
+    assert f"cannot write --out {image}: No space left on device" in done.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import GradcliError, MissingExtraError
+from gradcli.errors import GradcliError, MissingExtraError, WriteError
 
 COLOURS = {"f": "blue", "f'": "red", "f''": "green"}
 NAMES = {"f": "f", "f'": "f' (first derivative)", "f''": "f'' (second derivative)"}
@@ -120,8 +120,8 @@ def save_image(result: Any, path: str) -> None:
         axes.set_title(result.expression.strip())
         figure.tight_layout()
         figure.savefig(path)
-    except OSError as exc:
-        raise GradcliError(f"cannot write {path}: {exc.strerror}") from None
+    except OSError as exc:  # a write that failed (a full disk): exit 74, as for --points
+        raise WriteError(f"cannot write --out {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(figure)
 
