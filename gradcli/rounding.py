@@ -51,8 +51,11 @@ class RunningBound:
         return [self.gamma * a for a in self.absolute]
 
 
-def absolute_gradient(output: Tensor, leaves: Sequence[Tensor]) -> RunningBound:
-    """Σ|terms| of d output / d leaf, per leaf, from the graph recorded for `output`."""
+def absolute_gradient(output: Tensor, leaves: Sequence[Tensor],
+                      seed: np.ndarray | None = None) -> RunningBound:
+    """Σ|terms| of d output / d leaf, per leaf, from the graph recorded for `output`.
+
+    `seed` is the v of v^T J (default: ones), as `backward(gradient)` takes it."""
     root = vertex_of(output)
     if root is None:
         return RunningBound([np.zeros(t.shape) for t in leaves], 0.0)
@@ -65,7 +68,9 @@ def absolute_gradient(output: Tensor, leaves: Sequence[Tensor]) -> RunningBound:
             node: Node = vertex  # type: ignore[assignment]
             if node.out is not None:
                 largest = max(largest, int(np.size(node.out)))
-    buffers: dict[object, np.ndarray] = {root: np.ones(np.shape(output.data))}
+    start = np.ones(np.shape(output.data)) if seed is None else np.abs(
+        np.broadcast_to(np.asarray(seed, dtype=np.float64), np.shape(output.data)))
+    buffers: dict[object, np.ndarray] = {root: start}
     reached: dict[object, np.ndarray] = {}
     with set_grad_enabled(False), np.errstate(all="ignore"):
         for vertex in reversed(order):
