@@ -118,10 +118,11 @@ def _cofactor_jvp(ts: list[Any], out: Tensor, a: Tensor) -> Tensor:
 
 
 defop("cofactor", _cofactor, vjp=(_cofactor_vjp,), jvp=_cofactor_jvp, kind="array",
-      inputs=("A",), core="(m,m)->(m,m)", public=False, group="linear algebra",
+      inputs=("A",), core="(m,m)->(m,m)", method=True, group="linear algebra",
       prepare=lambda ts, p: _square(ts, p, "cofactor"), sample=((-2.0, 2.0),),
       scalar=_cofactor_of_symbols,
-      help="the cofactor matrix adj(A)^T, the derivative of det",
+      help="the cofactor matrix adj(A)^T = det(A) inv(A)^T, the derivative of det (finite "
+           "at a singular A)",
       note="finite at a singular matrix; its own derivative (det's second) is nan there")
 
 DET = defop(
