@@ -273,6 +273,8 @@ class Scalar:
         if self.value is not None and o.value is not None:
             with np.errstate(all="ignore"):
                 return constant(float(fold(np.float64(self.value), np.float64(o.value))))
+        if name == "pow" and o.value in _EXACT_POWERS:
+            return _EXACT_POWERS[o.value](self)
         e = self._emitter(o)
         return Scalar(e, e.math_call(_LIBM_BINARY[name], self.ref, o.ref))
 
@@ -317,6 +319,13 @@ for _numpy_name in [*_LIBM_UNARY, "sqrt"]:
     if _numpy_name not in ("erf", "erfc"):
         setattr(Scalar, _numpy_name,
                 (lambda name: lambda self: self.call(name))(_numpy_name))
+
+
+#: whole exponents whose power is one correctly rounded operation: the same bits as
+#: pow (and as numpy's own fast paths for them), without a call in the loop
+_EXACT_POWERS: dict[float, Callable[[Scalar], Scalar]] = {
+    0.0: lambda x: constant(1.0), 1.0: lambda x: x, 2.0: lambda x: x * x,
+    -1.0: lambda x: 1.0 / x}
 
 
 def constant(value: float) -> Scalar:
