@@ -90,7 +90,8 @@ def speed(names: list[str], repeats: int) -> None:
                 ("scalar", "x86-64-v3", avx2, False)]
     for label, cpu, features, vectorize in variants:
         jit.set_target(cpu, features, vectorize)
-        print(f"\nns per element, 10^6 points, 1 thread, target {label}: vector width "
+        print(f"\nns per element, 10^6 points, 1 thread, target {label} (where loops are not "
+              "vectorized, ours means the C library too): vector width "
               f"{jit.vector_width()} doubles (host CPU features: "
               f"{'AVX-512' if '+avx512f' in jit_host_features() else 'no AVX-512'}); "
               "medians; ratio = ours / libm")

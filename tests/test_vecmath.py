@@ -78,3 +78,19 @@ def test_names_the_published_constants():
     pieces = mpmath.mpf(trig.PIO2_1) + trig.PIO2_2 + trig.PIO2_3
     assert abs(pieces - mpmath.pi / 2) < mpmath.mpf(2) ** -158
     assert REFERENCES.keys() >= vecmath.FUNCTIONS.keys()
+
+
+def test_a_target_that_does_not_vectorize_keeps_the_c_library():
+    """Unvectorized, our functions would be slower than glibc's: plans call glibc there,
+    and an AVX2 target still gets ours, vectorized on ymm registers."""
+    avx2 = "+avx,+avx2,+fma,+f16c,+bmi,+bmi2,+lzcnt,+movbe,+popcnt,+sse4.1,+sse4.2,+ssse3"
+    try:
+        jit.set_target("x86-64-v3", avx2, vectorize=False)
+        assert "exp@PLT" in plan_assembly("exp")
+        jit.set_target("x86-64-v3", avx2)
+        assembly = plan_assembly("exp")
+        assert "exp@PLT" not in assembly and "ymm" in assembly and "zmm" not in assembly
+        x = np.linspace(-700, 700, 10_001)
+        assert np.max(ulp_errors("exp", x, evaluate("exp", x))) <= 1.0
+    finally:
+        jit.set_target()

@@ -51,8 +51,8 @@ def build(record: Callable[[int], Any], points: Mapping[str, np.ndarray],
         return None
     names = list(points)
     try:
-        lowered = lower(plan, [tuple(points[n].shape[1:]) for n in names], math_mode,
-                        "+fma" in jit.target_features().split(","))
+        width = jit.vector_width() if "+fma" in jit.target_features().split(",") else 0
+        lowered = lower(plan, [tuple(points[n].shape[1:]) for n in names], math_mode, width)
     except NotCompilable:
         return None
     kernel = jit.load(lowered)

@@ -57,15 +57,15 @@ def _ops_by_forward() -> dict[Callable[..., Any], OpDef | None]:
 
 
 def lower(plan: Plan, input_shapes: Sequence[tuple[int, ...]],
-          math_mode: str = "accurate", fused_multiply_add: bool = True) -> Lowered:
+          math_mode: str = "accurate", vector_width: int = 8) -> Lowered:
     """The loop for `plan`, recorded on a block of two points; raises NotCompilable.
 
-    `math_mode` says where transcendentals come from (--math);
-    without `fused_multiply_add` on the target our own functions would be slow, and
-    the C library's are called instead."""
+    `math_mode` says where transcendentals come from (--math); `vector_width` is the
+    target's (doubles per vector with fma; 0 without fma), which decides whether our
+    own functions pay there (`gradcli.vecmath.provides`)."""
     if plan.block != 2:
         raise NotCompilable("plans are lowered from a two-point recording")
-    emitter = Emitter(math_mode if fused_multiply_add or math_mode != "accurate" else "libm")
+    emitter = Emitter(math_mode, vector_width)
     forms = _ops_by_forward()
     values: dict[int, np.ndarray] = {r: symbols(c) for r, c in plan.constants.items()}
     arguments, loads = [], []

@@ -70,12 +70,14 @@ def literal(value: float) -> str:
 class Emitter:
     """The loop body being written: numbered instructions, each written once."""
 
-    def __init__(self, math: str = "accurate") -> None:
+    def __init__(self, math: str = "accurate", vector_width: int = 8) -> None:
         self.lines: list[str] = []
         self.declared: dict[str, str] = {}
         self._seen: dict[str, str] = {}
         #: where transcendentals come from (--math: accurate, fast or libm)
         self.math = math
+        #: doubles per vector on the target (0: no fma there)
+        self.vector_width = vector_width
         #: our vectorizable functions the body calls, by the C library's name
         self.vecmath: set[str] = set()
 
@@ -84,7 +86,7 @@ class Emitter:
         own vectorizable function where the math mode and the host allow."""
         from gradcli import vecmath
 
-        own = vecmath.provides(name, self.math)
+        own = vecmath.provides(name, self.math, self.vector_width)
         if own is None:
             return self.call(fallback or name, *args)
         self.vecmath.add(name)

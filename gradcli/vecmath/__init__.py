@@ -92,12 +92,16 @@ def finish(llvm: Any, module: Any, machine: Any) -> None:
     manager.run(module, builder)
 
 
-def provides(name: str, math: str) -> str | None:
+def provides(name: str, math: str, vector_width: int = 8) -> str | None:
     """Our function's IR name for the C library's `name`, where `math` asks for ours.
 
     The modes are the choices of the CLI's --math (`gradcli.cli.spec.MATH`):
     accurate (ours, the default) and libm (the C library's scalar functions,
-    numpy's bits)."""
-    if math != "accurate" or name not in FUNCTIONS:
+    numpy's bits). Ours need fma and at least AVX2's four lanes to beat the C
+    library (measured, `benchmarks/vecmath.py`: unvectorized, our exp and log
+    are 2-5x slower than glibc's table-driven ones); on a narrower target, or
+    where loops are not vectorized, accurate means the C library (within 1 ulp
+    too, about 0.5 measured), which is what compiled plans called before."""
+    if math != "accurate" or name not in FUNCTIONS or vector_width < 4:
         return None
     return symbol(name)
