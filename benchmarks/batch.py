@@ -27,7 +27,8 @@ and with the compiled loop, warm (plan recorded and compiled) and cold (recordin
 then compiling or loading the cached kernel), and PyTorch eager autograd and JAX
 jit where installed (`pip install '.[bench]'`), all as ratios to numpy's forward
 pass in the same run; then the per-process cost of the compiled back end.
-Targets, warm: W1 <= 0.35, W2 <= 0.6, ahead of both peers.
+Targets, warm: W1 <= 0.2, W2 <= 0.45 (issue 20), ahead of both peers; the host's
+vector width is printed with them.
 
 Run: python benchmarks/batch.py [--points N] [--cli-points N] [--rss-points N]
      [--repeats R] [--dask-points N (0: skip)] [--dask-files F]
@@ -447,6 +448,13 @@ def backends(points: int, repeats: int) -> None:
     rng = np.random.default_rng(0)
     print(f"\nback ends: {points:,} points, {_threads()} threads; medians of {repeats}; "
           "ratios to plain numpy's forward pass (no derivatives) in the same run")
+    if engines.compiled_available():
+        from gradcli.plans import jit
+
+        width = jit.vector_width()
+        print(f"  compiled plans vectorize at {width} doubles "
+              f"({ {8: 'AVX-512', 4: 'AVX2', 2: 'SSE2'}.get(width, 'scalar') } on this host); "
+              "their sin, exp, log ... are gradcli's own (--math accurate)")
     for name, command, text, variables, reference in BACKEND_WORKLOADS:
         columns = {v: rng.uniform(-1.5, 1.5, points) for v in variables}
         plain = median_time(lambda r=reference, p=columns: r(p), repeats)
