@@ -10,6 +10,7 @@ import pty
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import pytest
 from gradcli.cli import _run
 from gradcli.cli.prompt import PromptSession, split_words, substitute, value_text
 from gradcli.cli.spec import BY_NAME
+from tests.terminal import signals_as_on_a_terminal
 
 GRADCLI = shutil.which("gradcli", path=os.path.dirname(sys.executable))
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -196,7 +198,7 @@ def test_a_script_on_standard_input_runs_line_by_line():
     assert "'(' is never closed" in done.stderr and "Traceback" not in done.stderr
 
 
-def read_until(fd, marker, timeout=30.0):
+def read_until(fd, marker, timeout=60.0):
     buffer = b""
     deadline = time.monotonic() + timeout
     while marker not in buffer:
@@ -217,9 +219,14 @@ def read_until(fd, marker, timeout=30.0):
 @pytest.mark.slow
 def test_the_terminal_prompt_edits_completes_keeps_history_and_survives_ctrl_c(tmp_path):
     history = tmp_path / "history"
-    env = {**os.environ, "TERM": "xterm", "NO_COLOR": "1", "INPUTRC": os.devnull}
+    # a user's environment, not whatever earlier tests in this worker left behind
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "TERM": "xterm",
+           "NO_COLOR": "1", "INPUTRC": os.devnull, "LANG": "C.UTF-8"}
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
+        # a terminal's start: no signal blocked or ignored by whatever ran in this worker
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        signals_as_on_a_terminal()
         os.execve(GRADCLI, [GRADCLI, "repl", "--history", str(history)], env)
     try:
         read_until(fd, b"gradcli> ")
