@@ -313,3 +313,35 @@ def test_a_plot_image_that_cannot_be_written_is_exit_74(tmp_path):
     done = cli("plot", "sin(x)", "--over", "x=0:1", "--out", image)
     assert done.returncode == 74, done.stderr
     assert f"cannot write --out {image}: No space left on device" in done.stderr
+
+
+# -- a signal the instant a temporary name is made leaves nothing (the NPZ signal test's race)
+@pytest.mark.parametrize(("fmt", "made"), [("csv", ".partial"), ("npz", ".partial"),
+                                           ("npz", ".gradcli-")])
+def test_a_signal_as_a_temporary_name_is_made_leaves_nothing(capsys, monkeypatch, tmp_path,
+                                                             fmt, made):
+    """Ctrl-C (or TERM/HUP, which raise the same exception) arriving just after the file or
+    scratch folder exists, before the writer could note its name: the cleanup knows it."""
+    source = tmp_path / "p.csv"
+    source.write_text("x,y\n1,2\n3,4\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    real_open, real_mkdir = os.open, os.mkdir
+    signalled = []
+
+    def interrupted_after(real):
+        def create(name, *args, **kwargs):
+            result = real(name, *args, **kwargs)
+            if made in os.path.basename(str(name)) and not signalled:
+                signalled.append(name)
+                raise KeyboardInterrupt
+            return result
+        return create
+
+    monkeypatch.setattr(os, "open", interrupted_after(real_open))
+    monkeypatch.setattr(os, "mkdir", interrupted_after(real_mkdir))
+    code, _, err = run(capsys, "hessian", "x*y", "--points", source,
+                       "--out", out_dir / f"H.{fmt}")
+    monkeypatch.undo()
+    assert signalled and code == 130, err
+    assert list(out_dir.iterdir()) == []

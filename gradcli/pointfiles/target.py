@@ -22,11 +22,12 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from gradcli.errors import WriteError
@@ -100,11 +101,16 @@ class OutputTarget:
             self.handle = open(self.real, "wb")  # noqa: SIM115 -- closed in commit/discard
             return self.handle
         base = os.path.basename(self.real)
-        handle, self.temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial",
-                                                  dir=self.directory)
+        handle = _create_recorded(
+            lambda: os.path.join(self.directory, f".{base}.{_random_tag()}.partial"),
+            lambda name: os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+            self._record_temporary, lambda name: self._record_temporary(None))
         os.fchmod(handle, self.mode)
         self.handle = os.fdopen(handle, "wb")
         return self.handle
+
+    def _record_temporary(self, name: str | None) -> None:
+        self.temporary = name
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -125,10 +131,11 @@ class OutputTarget:
 
     def scratch_folder(self) -> str:
         """A folder for work files, removed by `commit` and `discard` alike."""
-        parent = self.directory if self.atomic else None
-        folder = tempfile.mkdtemp(prefix=".gradcli-", dir=parent)
-        self.scratch.append(folder)
-        return folder
+        parent = self.directory if self.atomic else tempfile.gettempdir()
+        _create_recorded(lambda: os.path.join(parent, f".gradcli-{_random_tag()}"),
+                         lambda name: os.mkdir(name, 0o700), self.scratch.append,
+                         lambda name: self.scratch.remove(name))
+        return self.scratch[-1]
 
     def commit(self) -> None:
         """The output is complete: close it and give it its final name."""
@@ -163,6 +170,25 @@ class OutputTarget:
     def _remove_scratch(self) -> None:
         while self.scratch:
             shutil.rmtree(self.scratch.pop(), ignore_errors=True)
+
+
+def _random_tag() -> str:
+    return secrets.token_hex(6)
+
+
+def _create_recorded(pick: Callable[[], str], create: Callable[[str], Any],
+                     record: Callable[[str], None], forget: Callable[[str], None]) -> Any:
+    """Record a name, then create it (tempfile's mkstemp and mkdtemp do it the other
+    way round): a signal raised between the two then leaves a name `discard` removes,
+    never a file or folder nobody knows about. `create` must refuse an existing name,
+    which is forgotten again (it belongs to someone else) before another is picked."""
+    while True:
+        name = pick()
+        record(name)
+        try:
+            return create(name)
+        except FileExistsError:
+            forget(name)
 
 
 def os_words(exc: OSError) -> str:
