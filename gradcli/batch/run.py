@@ -343,6 +343,15 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
 def _check_inputs(sources: Sequence[Source], program: Any, job: BatchJob, *,
                   verify: bool = True) -> list[PointReader | None]:
     """Open each input once to check its header or schema; streams stay open."""
+    if not [v for v in program.free_variables if v not in job.constants]:
+        # every format alike (a JSONL file has no header to refuse it by)
+        raise PointFileError(
+            "the expression has no variable for --points to give: "
+            + ("it has no variables" if not program.free_variables else
+               f"{', '.join(program.free_variables)} "
+               f"{'comes' if len(program.free_variables) == 1 else 'all come'} "
+               "from the command line"),
+            hint="drop --points to compute it once, or take a variable from the file")
     readers: list[PointReader | None] = []
     try:
         for source in sources:
