@@ -111,9 +111,17 @@ def _check_job(job: BatchJob) -> Any:
     return parse(job.expression)
 
 
+def _nothing_to_vary(why: str) -> PointFileError:
+    return PointFileError(f"the expression has no variable for --points to give: {why}",
+                          hint="drop --points to compute it once, or take a variable from "
+                               "the file")
+
+
 def check_provided(reader: PointReader, name: str, variables: Sequence[str],
                    constants: Mapping[str, Any]) -> None:
     """The input gives every variable the constants do not, and none that they do."""
+    if getattr(reader, "assumed", False):  # JSON lines naming no variable in their head
+        reader.provided = [v for v in reader.provided if v not in constants]
     both = [v for v in reader.provided if v in constants]
     if both:
         raise PointFileError(
@@ -121,6 +129,10 @@ def check_provided(reader: PointReader, name: str, variables: Sequence[str],
             hint="give each variable in one place: the file for per-point values, "
                  "the command line for constants")
     wanted = [v for v in variables if v not in constants]
+    if not wanted:
+        raise _nothing_to_vary(f"{', '.join(variables)} "
+                               f"{'comes' if len(variables) == 1 else 'all come'} "
+                               "from the command line")
     missing = [v for v in wanted if v not in reader.provided]
     if missing:
         raise UnboundVariableError(
@@ -343,15 +355,8 @@ def run_points(command: str, expression: str, constants: Mapping[str, Any],
 def _check_inputs(sources: Sequence[Source], program: Any, job: BatchJob, *,
                   verify: bool = True) -> list[PointReader | None]:
     """Open each input once to check its header or schema; streams stay open."""
-    if not [v for v in program.free_variables if v not in job.constants]:
-        # every format alike (a JSONL file has no header to refuse it by)
-        raise PointFileError(
-            "the expression has no variable for --points to give: "
-            + ("it has no variables" if not program.free_variables else
-               f"{', '.join(program.free_variables)} "
-               f"{'comes' if len(program.free_variables) == 1 else 'all come'} "
-               "from the command line"),
-            hint="drop --points to compute it once, or take a variable from the file")
+    if not program.free_variables:  # every format alike (JSONL has no header to refuse)
+        raise _nothing_to_vary("it has no variables")
     readers: list[PointReader | None] = []
     try:
         for source in sources:

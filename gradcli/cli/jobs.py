@@ -18,6 +18,7 @@ input, and a pipe or FIFO (`gradcli batch <(...)`) works like a file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -50,9 +51,25 @@ def _reject_constant(token: str) -> Any:
                    hint="JSON has no NaN or Infinity; write the value as a finite number")
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise JobError(f"{token[:40]} is beyond the range of a double (about 1.8e308)",
+                       hint="write a finite number (JSON has no Infinity)")
+    return value
+
+
+def _bounded_int(token: str) -> int | float:
+    """An integer as big as a double can hold (a float; a JSON integer is a number)."""
+    if len(token.lstrip("-")) > 309 and math.isinf(float(token)):
+        return _finite_float(token)
+    return int(token)
+
+
 def parse_job(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise JobError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:

@@ -168,8 +168,14 @@ class Builder:
     # -- atoms -------------------------------------------------------------------
     def number(self, c: list[Token]) -> Ref:
         token = c[0]
-        return self._emit(Instruction("const", _make(Span, (token.start_pos, token.end_pos)),
-                                      value=np.array(float(token.value))))
+        span = _make(Span, (token.start_pos, token.end_pos))
+        value = float(token.value)
+        if math.isinf(value):  # as a point file's cell is: never a silent inf
+            shown = token.value if len(token.value) <= 24 else token.value[:20] + "..."
+            raise SyntaxProblem(f"the number {shown} is beyond the range of a double "
+                                "(about 1.8e308)", span=span,
+                                hint="write inf for infinity, or rescale the expression")
+        return self._emit(Instruction("const", span, value=np.array(value)))
 
     def var(self, c: list[Token]) -> Ref:
         token = c[0]

@@ -521,7 +521,12 @@ class JsonlReader(_TextReader):
                 continue
             if isinstance(record, dict):
                 named.update(record)
-        self.provided = [v for v in variables if v in named] or list(variables)
+        self.provided = [v for v in variables if v in named]
+        #: no variable named in the first lines: every one is assumed to come from the
+        #: records (each row then says which it lacks); `check_provided` drops constants
+        self.assumed = not self.provided
+        if self.assumed:
+            self.provided = list(variables)
 
     def chunks(self) -> Iterator[Chunk]:
         for buf, records in record_blocks(self.body, self.first_line, False, self.limit,
