@@ -203,6 +203,16 @@ class PlotResult(Result):
         #: two variables: Z and its gradient field U, V on the grid
         self.grid = grid
 
+    def drawn(self) -> dict[str, np.ndarray]:
+        """The series as a picture shows them: no derivative drawn where f itself is
+        undefined (log at x < 0 has the formula 1/x there, but no curve to be the slope
+        of). The numbers (`series`, CSV, JSON) stay what `grad` gives at each sample."""
+        undefined = ~np.isfinite(self.series["f"]) if "f" in self.series else None
+        if undefined is None or not undefined.any():
+            return self.series
+        return {key: ys if key == "f" else np.where(undefined, np.nan, ys)
+                for key, ys in self.series.items()}
+
 
 class DiffResult(Result):
     """What `diff` found: formulas by variable (order 1), by output and variable (a

@@ -77,11 +77,6 @@ def _plot_curve(program: Program, expression: str, constants: dict[str, np.ndarr
             series["f'"] = first.data
             if order >= 2:
                 series["f''"] = _derivative(first, x, create_graph=False).data
-    # a derivative where f itself is undefined (log at x < 0) is not shown either
-    undefined = ~np.isfinite(series["f"])
-    for key in ("f'", "f''"):
-        if key in series and undefined.any():
-            series[key] = np.where(undefined, np.nan, series[key])
     marked = None
     if mark:
         if set(mark) != {name}:
@@ -89,11 +84,14 @@ def _plot_curve(program: Program, expression: str, constants: dict[str, np.ndarr
         x0 = float(np.asarray(mark[name], dtype=np.float64).reshape(()))
         point = gradient(expression, {**constants, name: x0}, wrt=[name])
         marked = {"x": x0, "value": float(point.value), "slope": float(point.gradient[name])}
-    bad = sum(int(np.count_nonzero(~np.isfinite(v))) for v in series.values())
-    warnings = [f"{bad} sampled values are not finite (shown as gaps)"] if bad else []
     value = series["f"]
-    return result_type("plot", expression, {**constants}, value, warnings, nonfinite=bad > 0,
-                       over=[over], order=order, samples=xs, series=series, mark=marked)
+    result = result_type("plot", expression, {**constants}, value, [], nonfinite=False,
+                         over=[over], order=order, samples=xs, series=series, mark=marked)
+    bad = sum(int(np.count_nonzero(~np.isfinite(v))) for v in result.drawn().values())
+    if bad:  # counted as drawn: a slope left out where f is undefined is a gap too
+        result.warnings.append(f"{bad} sampled values are not finite (shown as gaps)")
+        result.nonfinite = True
+    return result
 
 
 def _derivative(out: Tensor, x: Tensor, create_graph: bool) -> Tensor:

@@ -73,3 +73,16 @@ def test_a_batch_job_number_beyond_a_double_is_a_failed_job(capsys, tmp_path, nu
     assert code == 1 and first["value"] == 2.0, err
     assert "beyond the range of a double" in second["error"]["message"]
     assert second["error"]["line"] == 2
+
+
+# -- §2 E6: plot's numbers are grad's numbers, also where f is undefined -------------------------
+@pytest.mark.parametrize("expression", ["log(x)", "sqrt(x)*x", "log(x)^2"])
+def test_plot_csv_derivatives_equal_grad_at_every_sample(capsys, expression):
+    code, out, _ = run(capsys, "plot", expression, "--over", "x=-1:1", "--samples", "5",
+                       "--format", "csv")
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    for x, _, slope in rows:
+        code, single_out, _ = run(capsys, "grad", expression, f"x={x}", "--format", "json")
+        gradient = json.loads(single_out)["gradient"]["x"]
+        assert str(gradient) == slope or float(gradient) == float(slope), (x, slope)

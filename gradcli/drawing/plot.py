@@ -70,8 +70,9 @@ def terminal_plot(result: Any, width: int, height: int, colour: bool) -> str:
     figure = plotext.figure
     figure.clear()
     xs = result.samples
-    lo, hi = value_range(result.series)
-    for key, ys in result.series.items():
+    drawn = result.drawn()
+    lo, hi = value_range(drawn)
+    for key, ys in drawn.items():
         shown = np.where((ys >= lo) & (ys <= hi), ys, np.nan)
         for k, (run_x, run_y) in enumerate(finite_runs(xs, shown)):
             signal = figure.signal(run_x.tolist(), run_y.tolist()).lines()
@@ -128,10 +129,11 @@ def save_image(result: Any, path: str) -> None:
 
 def _curves(result: Any, axes: Any) -> None:
     xs = result.samples
-    for key, ys in result.series.items():
+    drawn = result.drawn()
+    for key, ys in drawn.items():
         shown = np.where(np.isfinite(ys), ys, np.nan)  # matplotlib leaves gaps at nan
         axes.plot(xs, shown, color=COLOURS[key], label=NAMES[key], linewidth=1.6)
-    axes.set_ylim(*value_range(result.series))
+    axes.set_ylim(*value_range(drawn))
     if result.mark:
         m = result.mark
         span = (xs[-1] - xs[0]) / 8
