@@ -551,3 +551,44 @@ def test_scheduler_local_starts_and_stops_a_cluster_of_its_own(
     assert code == 1, err  # one bad row
     assert "wrote 1 part and _SUCCESS" in err
     assert parts_csv(tmp_path / "out.csv") == reference  # parts named by the directory: CSV
+
+
+def _own_terminal_session() -> None:
+    """`preexec_fn`: a new session (a shell job of its own), with a terminal's signals."""
+    os.setsid()
+    signals_as_on_a_terminal()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,code", [("SIGINT", 130), ("SIGHUP", 129)])
+def test_a_signal_to_the_whole_job_of_a_local_cluster_run_is_one_line(
+        tmp_path: Path, name: str, code: int) -> None:
+    """Sweep 3's finding 13: Ctrl-C and a hang-up reach the terminal's whole process group,
+    workers included; each worker printed its own traceback (KeyboardInterrupt, the resource
+    tracker's KeyErrors). Now gradcli alone gets them: one line, its code, no process left."""
+    for k in range(24):
+        write_parquet(tmp_path / f"in-{k:02d}.parquet", 20_000, seed=k, row_group=20_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from gradcli.cli import main; main()", "hessian",
+               EXPRESSION, "--points", str(tmp_path / "in-*.parquet"), "--scheduler",
+               "local:2", "--out", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_own_terminal_session)
+    deadline = time.monotonic() + 120
+    while not any(n.startswith("part-") for n in leftovers(out)):  # the workers are at work
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, getattr(signal, name))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert stderr.splitlines() == [f"gradcli: interrupted ({name})"]
+    assert leftovers(out) == []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the cluster's processes left with gradcli
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("a worker process outlived the run")

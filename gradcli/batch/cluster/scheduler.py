@@ -66,6 +66,40 @@ def _worker_environment(workers: int) -> dict[str, str]:
     return {"GRADCLI_THREADS": str(max(1, cores // workers))}
 
 
+def _hold_terminal_signals() -> Any:
+    """Block SIGINT and SIGHUP in this thread while the LocalCluster starts.
+
+    Ctrl-C and a terminal's hang-up go to the whole foreground process group: every
+    worker would die with its own traceback (KeyboardInterrupt, CancelledError, the
+    resource tracker's KeyErrors) before gradcli could say one line. A blocked signal
+    stays blocked across fork and exec, and the cluster's event-loop thread, started
+    here, inherits the mask too, so every worker process it spawns (restarts included)
+    never receives them: gradcli alone does, and closes the cluster in order. SIGTERM
+    stays deliverable, since closing the cluster terminates its workers with it. The
+    main thread's own mask is restored right after, so nothing that came is lost."""
+    import signal
+
+    wanted = {getattr(signal, n) for n in ("SIGINT", "SIGHUP") if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask") or not wanted:
+        return None
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    # multiprocessing's resource tracker, started on the first spawn, unblocks SIGINT in
+    # the thread that starts it (bpo-33613): start it now, from here, so the loop
+    # thread never does; it keeps SIGHUP blocked, and ignores SIGINT itself
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    return held
+
+
+def _release(held: Any) -> None:
+    if held is not None:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 @contextmanager
 def connect(address: str) -> Iterator[Any]:
     """A `distributed.Client` for `address`, closed (with its LocalCluster) on the way out."""
@@ -75,11 +109,17 @@ def connect(address: str) -> Iterator[Any]:
     match = _LOCAL.match(address)
     if match:  # its workers' own logs would repeat on stderr what the run reports
         workers = int(match[1])
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.CRITICAL,
-            env=_worker_environment(workers))
+        held = _hold_terminal_signals()
         try:
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                dashboard_address=":0", silence_logs=logging.CRITICAL,
+                env=_worker_environment(workers))
+        except BaseException:
+            _release(held)
+            raise
+        try:
+            _release(held)  # a Ctrl-C that came while the cluster started is raised here
             with distributed.Client(cluster) as client:
                 yield client
         finally:
