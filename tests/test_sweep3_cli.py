@@ -215,3 +215,39 @@ def test_an_npz_with_a_corrupt_member_header_is_exit_2(capsys, tmp_path):
     code, out, err = run(capsys, "eval", "x", "--points", str(path), "--format", "jsonl")
     assert code == 2 and "this is a bug" not in err
     assert set(strict_json(out)) == {"error"}
+
+
+# -- §2 F5: a shape mismatch is said once, in gradcli's words --------------------------------
+@pytest.mark.parametrize("expression, bindings, subject", [
+    ("m@[1,2]", ["m=[[1,2,3,4,5],[1,2,3,4,5],[1,2,3,4,5]]"], "'@': shapes (3, 5) and (2,)"),
+    ("v + w", ["v=[1,2]", "w=[1,2,3]"], "'+': shapes (2,) and (3,)"),
+    ("[1,2]+[1,2,3]", [], "'+': shapes (2,) and (3,)"),
+    ("matmul(m, v)", ["m=[[1,2],[3,4]]", "v=[1,2,3]"], "matmul: shapes (2, 2) and (3,)"),
+])
+@pytest.mark.parametrize("points", [False, True])
+def test_a_shape_mismatch_carries_no_numpy_words(capsys, tmp_path, expression, bindings,
+                                                 subject, points):
+    extra = []
+    if points:
+        (tmp_path / "p.csv").write_text("t\n1\n2\n")
+        extra = ["--points", str(tmp_path / "p.csv")]
+    code, out, err = run(capsys, "eval", f"({expression})*t" if points else expression,
+                         *bindings, *([] if points else ["t=1"]), *extra, "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert error["message"] == f"{subject} do not fit together", error
+    for numpy_words in ("gufunc", "operand", "broadcast", "mismatch"):
+        assert numpy_words not in error["message"] + str(error["hint"])
+
+
+# -- finding 21: the min of an empty array ---------------------------------------------------
+@pytest.mark.parametrize("name", ["min", "max"])
+def test_the_min_or_max_of_an_empty_array_says_it_has_no_value(capsys, name):
+    code, out, err = run(capsys, "eval", f"{name}(ones(0))", "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert error["message"].startswith(f"{name}: ") and "empty array" in error["message"]
+    assert "has no value" in error["message"]
+    assert "zero-size" not in error["message"] and "identity" not in error["message"]

@@ -394,7 +394,7 @@ def _written_as(instruction: Instruction, text: str) -> tuple[str, bool]:
     """How the user wrote an op, and whether as a call by name."""
     span, op_span = instruction.span, instruction.op_span
     source = text[span.start:span.end]
-    if source.startswith("["):
+    if source.startswith("[") and op_span in (None, span):  # not [1,2] + v: that is '+'
         return f"the list {source_label(text, span)}", False
     if _CALL.match(source):
         return source[:source.index("(")].strip(), True
