@@ -251,3 +251,28 @@ def test_the_min_or_max_of_an_empty_array_says_it_has_no_value(capsys, name):
     assert error["message"].startswith(f"{name}: ") and "empty array" in error["message"]
     assert "has no value" in error["message"]
     assert "zero-size" not in error["message"] and "identity" not in error["message"]
+
+
+# -- §2 F7: a list nested deeper than an array can be ----------------------------------------
+@pytest.mark.parametrize("where", ["expression", "binding"])
+def test_a_list_nested_65_deep_is_one_clear_message_with_a_caret(capsys, where):
+    deep = "[" * 65 + "1" + "]" * 65
+    args = ["sum(x)", f"x={deep}"] if where == "binding" else [f"sum({deep})"]
+    code, out, err = run(capsys, "eval", *args, "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert "nest at most 64 deep" in error["message"], error
+    assert "numpy" not in error["message"] and "indexing result" not in error["message"]
+    assert "(1, 1, 1" not in error["message"]
+    source = args[-1] if where == "binding" else args[0]
+    start, end = error["span"]
+    assert source[start:end] == deep
+    code, out, err = run(capsys, "eval", *args)
+    assert code == 2 and "^" in err and len(err.splitlines()) <= 4, err
+
+
+def test_a_list_nested_64_deep_still_works(capsys):
+    deep = "[" * 64 + "2" + "]" * 64
+    code, out, _ = run(capsys, "eval", f"sum({deep})", "--format", "json")
+    assert code == 0 and strict_json(out)["value"] == 2.0
