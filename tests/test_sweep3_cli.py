@@ -276,3 +276,27 @@ def test_a_list_nested_64_deep_still_works(capsys):
     deep = "[" * 64 + "2" + "]" * 64
     code, out, _ = run(capsys, "eval", f"sum({deep})", "--format", "json")
     assert code == 0 and strict_json(out)["value"] == 2.0
+
+
+# -- §2 F9: no Python or numpy warning reaches the user ---------------------------------------
+@pytest.mark.parametrize("args", [
+    ["eval", "mean(ones(0))"],
+    ["grad", "x*mean(ones(0))", "x=1"],
+    ["eval", "mean(ones(0, 3), axis=0)"],
+    ["hessian", "x*x*mean(ones(0))", "x=1"],
+    ["eval", "t*mean(ones(0))", "--points", "POINTS"],
+    ["taylor", "x*mean(ones(0))", "x=1"],
+])
+def test_only_gradcli_warning_lines_reach_stderr(tmp_path, args):
+    import subprocess
+
+    points = tmp_path / "p.csv"
+    points.write_text("t\n1\n2\n")
+    args = [str(points) if a == "POINTS" else a for a in args]
+    done = subprocess.run([_entry(), *args], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and ".py:" not in done.stderr, done.stderr
+    assert done.stderr, "gradcli itself says the value is not finite"
+    for line in done.stderr.splitlines():
+        assert line.startswith(("warning: ", "rows read")), done.stderr
