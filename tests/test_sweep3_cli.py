@@ -300,3 +300,16 @@ def test_only_gradcli_warning_lines_reach_stderr(tmp_path, args):
     assert done.stderr, "gradcli itself says the value is not finite"
     for line in done.stderr.splitlines():
         assert line.startswith(("warning: ", "rows read")), done.stderr
+
+
+# -- §2 F11: a carriage return inside an expression is whitespace, as a tab is ----------------
+@pytest.mark.parametrize("blank, shown", [("\r", "\\r"), ("\t", "\\t"), ("\f", "\\f")])
+def test_a_carriage_return_is_whitespace_and_shown_escaped_in_the_title(capsys, blank, shown):
+    code, out, _ = run(capsys, "grad", f"x{blank}+1", "x=2")
+    assert code == 0
+    assert out.splitlines() == [f"grad x{shown}+1  at x = 2", "value = 3", "∂/∂x = 1"]
+
+
+def test_a_program_over_crlf_lines_is_titled_as_its_statements(capsys):
+    code, out, _ = run(capsys, "eval", "y = x*2 # double\r\ny+1\r\n", "x=2")
+    assert code == 0 and out.splitlines()[0] == "eval y = x*2; y+1  at x = 2"

@@ -495,8 +495,13 @@ Block = Lines | Grid | Rows
 
 
 def one_line(expression: str) -> str:
-    """A program written over several lines (from @FILE or stdin), shown on one."""
-    lines = [line.split("#", 1)[0].strip() for line in expression.strip().splitlines()]
+    """A program written over several lines (from @FILE or stdin), shown on one.
+
+    Lines end where the grammar ends them, at \n (or \r\n): a lone \r, a form feed
+    is whitespace inside a statement, as a tab is, and is shown escaped, not as "; "
+    (str.splitlines would also split at \r, \f, \x85 and U+2028)."""
+    lines = [line.split("#", 1)[0].strip(" \t\f\r")
+             for line in expression.strip(" \t\f\r\n").split("\n")]
     return "; ".join(line for line in lines if line)
 
 
