@@ -313,3 +313,26 @@ def test_a_carriage_return_is_whitespace_and_shown_escaped_in_the_title(capsys, 
 def test_a_program_over_crlf_lines_is_titled_as_its_statements(capsys):
     code, out, _ = run(capsys, "eval", "y = x*2 # double\r\ny+1\r\n", "x=2")
     assert code == 0 and out.splitlines()[0] == "eval y = x*2; y+1  at x = 2"
+
+
+# -- §2 F15: warnings show numbers as the tables do, each on one line -------------------------
+def test_a_domain_warning_shows_the_point_as_the_table_does(capsys):
+    code, out, err = run(capsys, "eval", "log(v)", "v=[1,-2,3]")
+    assert code == 0 and "at v = [1, -2, 3]" in out
+    assert err == ("warning: log(v) at v = [1, -2, 3]: argument [1, -2, 3] outside the domain "
+                   "(x > 0) gave a non-finite value\n")
+
+
+def test_a_derivative_warning_shows_a_matrix_on_one_line(capsys):
+    code, _, err = run(capsys, "grad", "sum(m^0.5)", "m=[[0,2],[2,4]]")
+    assert code == 0 and len(err.splitlines()) == 1, err
+    assert "(values seen: [[0, 2], [2, 4]], -0.5)" in err
+
+
+def test_a_warning_shows_a_long_array_in_brief(capsys):
+    code, out, err = run(capsys, "eval", "log(v-3)", "v=[1,2,3,4,5,6,7,8,9,10]", "--format",
+                         "json")
+    assert code == 0
+    (warning,) = strict_json(out)["warnings"]
+    assert "at v = [1, 2, 3, …, 8, 9, 10]" in warning
+    assert "argument [-2, -1, 0, …, 5, 6, 7]" in warning

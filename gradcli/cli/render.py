@@ -13,7 +13,6 @@ documented contract (README, "JSON output").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from gradcli import columns as names
 from gradcli import results as r
-from gradcli.numbers import json_number
+from gradcli.numbers import fmt, fmt_array, json_number
 
 # -- numbers ---------------------------------------------------------------------------
 
@@ -33,24 +32,6 @@ def json_array(value: Any) -> Any:
     if array.ndim == 0:
         return json_number(float(array))
     return [json_array(v) for v in array]
-
-
-def fmt(x: float, precision: int) -> str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.{precision}g}"
-    return "0" if text == "-0" else text
-
-
-def fmt_array(value: Any, precision: int) -> str:
-    if np.asarray(value).dtype.kind == "U":  # a text option, as in norm(A, ord='nuc')
-        return repr(str(value))
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return fmt(float(array), precision)
-    return "[" + ", ".join(fmt_array(v, precision) for v in array) + "]"
 
 
 class View:

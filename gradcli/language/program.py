@@ -36,6 +36,7 @@ from gradcli.errors import (
 from gradcli.language.builder import Builder, Instruction, Parsed, suggest
 from gradcli.language.parser import parse_with
 from gradcli.limits import check_broadcast, max_elements
+from gradcli.numbers import fmt_brief
 from gradcli.ops import BINDERS, apply_batched, fn
 from gradcli.ops._define import as_int
 from gradcli.ops.structural import GETITEM, canonical_index
@@ -75,10 +76,9 @@ class NonFiniteReport:
 
 
 def _short(value: Any) -> str:
-    array = np.asarray(value)
-    if array.size == 1:
-        return f"{array.reshape(()).item():.6g}"
-    return np.array2string(array, precision=4, separator=", ", threshold=6)
+    """A value inside a warning: the tables' one-line form (never numpy's repr, which
+    breaks a matrix across lines and writes 1 as "1.")."""
+    return fmt_brief(value)
 
 
 class Evaluation:
