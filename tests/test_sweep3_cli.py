@@ -336,3 +336,25 @@ def test_a_warning_shows_a_long_array_in_brief(capsys):
     (warning,) = strict_json(out)["warnings"]
     assert "at v = [1, 2, 3, …, 8, 9, 10]" in warning
     assert "argument [-2, -1, 0, …, 5, 6, 7]" in warning
+
+
+# -- §2 F12: the graph's pictures --------------------------------------------------------------
+def test_a_mermaid_title_is_a_readable_yaml_string(capsys):
+    code, out, _ = run(capsys, "graph", "where(x>0,x,0)", "x=1", "--format", "mermaid")
+    assert code == 0
+    assert out.splitlines()[:3] == ["---", 'title: "graph of where(x>0,x,0)"', "---"]
+    assert "#gt;" in out.split("---", 2)[2]  # labels keep Mermaid's entity codes
+
+
+def test_a_long_label_keeps_its_op_name(capsys):
+    expression = "*".join(["x"] * 24)
+    code, out, _ = run(capsys, "graph", expression, "x=1", "--format", "dot")
+    assert code == 0
+    labels = [line for line in out.splitlines() if "[mul]" in line]
+    assert len(labels) == 23, out
+
+
+def test_dot_values_use_the_tables_number_formatting(capsys):
+    code, out, _ = run(capsys, "graph", "sum(v*v)", "v=[1,2]", "--format", "dot")
+    assert code == 0
+    assert "value [1, 2]" in out and "grad [2, 4]" in out and "1." not in out
