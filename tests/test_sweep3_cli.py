@@ -358,3 +358,39 @@ def test_dot_values_use_the_tables_number_formatting(capsys):
     code, out, _ = run(capsys, "graph", "sum(v*v)", "v=[1,2]", "--format", "dot")
     assert code == 0
     assert "value [1, 2]" in out and "grad [2, 4]" in out and "1." not in out
+
+
+# -- §2 A11: JSON carries the expression as the table's title shows it -------------------------
+@pytest.mark.parametrize("command, extra", [("hessian", ["--eig"]), ("eval", []),
+                                            ("grad", []), ("diff", [])])
+def test_json_expression_of_a_program_file_is_the_titles_bare_expression(capsys, command,
+                                                                          extra):
+    source = "samples/rosenbrock.expr"
+    code, table, _ = run(capsys, command, f"@{source}", "x=[1,1,1]", *extra)
+    assert code == 0
+    title = table.splitlines()[0]
+    code, out, _ = run(capsys, command, f"@{source}", "x=[1,1,1]", *extra, "--format", "json")
+    assert code == 0
+    expression = strict_json(out)["expression"]
+    assert "#" not in expression and "\n" not in expression
+    assert title == f"{command} {expression}  at x = [1, 1, 1]"
+
+
+# -- §2 F13: the --at note is wrapped at the plot's width, never cut ---------------------------
+@pytest.mark.parametrize("width", [30, 40, 60, 200])
+def test_the_plot_note_is_wrapped_not_cut(capsys, width):
+    code, out, _ = run(capsys, "plot", "x^2", "--over", "x=-1:1", "--at", "x=0.5",
+                       "--width", str(width))
+    assert code == 0
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("at x = 0.5"))
+    note = " ".join(lines[start:])
+    assert note == "at x = 0.5: f = 0.25, slope f' = 1 (the dotted line is the tangent)"
+    assert all(len(line) <= max(width, 30) for line in lines[start:])
+
+
+# -- finding 21: every error has a kind from the README's table -------------------------------
+def test_plot_errors_have_a_documented_kind(capsys, tmp_path):
+    code, out, _ = run(capsys, "plot", "x", "--over", "x=0:1", "--out",
+                       str(tmp_path / "p.xyz"), "--format", "json")
+    assert code == 2 and strict_json(out)["error"]["kind"] == "argument"

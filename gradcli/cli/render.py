@@ -87,7 +87,7 @@ def _json_common(result: Any) -> dict[str, Any]:
     # every binding given is in `at`; those the expression does not use are listed in
     # `unused` as well (they are never dropped)
     unused = getattr(result.at, "unused", {})
-    obj = {"command": result.command, "expression": result.expression,
+    obj = {"command": result.command, "expression": one_line(result.expression),
            "at": {name: json_array(v) for name, v in {**result.at, **unused}.items()},
            "value": json_array(result.value)}
     if unused:
@@ -201,7 +201,7 @@ def _taylor_json(result: r.TaylorResult) -> dict[str, Any]:
 @JSON.of(r.PlotResult)
 def _plot_json(result: r.PlotResult) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "command": "plot", "expression": result.expression,
+        "command": "plot", "expression": one_line(result.expression),
         "at": {name: json_array(v) for name, v in result.at.items()},
         "over": [{"name": n, "lo": lo, "hi": hi} for n, lo, hi in result.over],
     }
@@ -617,7 +617,7 @@ def render_rich(title: str, blocks: list[Block], console: Any) -> None:
 # layout, when the bindings gave a point.
 @JSON.of(r.DiffResult)
 def _diff_json(result: r.DiffResult) -> dict[str, Any]:
-    obj: dict[str, Any] = {"command": "diff", "expression": result.expression,
+    obj: dict[str, Any] = {"command": "diff", "expression": one_line(result.expression),
                            "order": result.order}
     if result.hessian is not None:
         obj["labels"] = result.labels

@@ -22,6 +22,7 @@ from gradcli.errors import (
     GradcliError,
     InputError,
     MissingToolError,
+    WriteError,
     option_name,
 )
 
@@ -283,7 +284,7 @@ def _render_file(result: Any, path: str, err: TextIO) -> None:
     done = subprocess.run([dot, f"-T{extension}", "-o", path], input=source, text=True,
                           capture_output=True)
     if done.returncode != 0:
-        raise GradcliError(f"dot could not write {path}: {done.stderr.strip()}")
+        raise WriteError(f"dot could not write {path}: {done.stderr.strip()}")
     err.write(f"wrote {path}\n")
 
 
