@@ -394,3 +394,35 @@ def test_plot_errors_have_a_documented_kind(capsys, tmp_path):
     code, out, _ = run(capsys, "plot", "x", "--over", "x=0:1", "--out",
                        str(tmp_path / "p.xyz"), "--format", "json")
     assert code == 2 and strict_json(out)["error"]["kind"] == "argument"
+
+
+# -- finding 21: max() says what max takes ---------------------------------------------------
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("call", ["{}()", "{}(axis=0)"])
+def test_max_with_no_argument_says_it_takes_one_tensor_or_several_values(capsys, name, call):
+    code, out, _ = run(capsys, "eval", call.format(name), "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument"
+    assert "1 to 3" not in error["message"]
+    assert error["message"] == f"{name} needs at least one argument, got none", error
+    assert f"{name}(a, b, ...)" in error["hint"] and f"{name}(v, axis=0)" in error["hint"]
+    code, out, _ = run(capsys, "eval", f"{name}(1,2,3,4,5)", "--format", "json")
+    assert code == 0  # the form the message names works
+
+
+# -- finding 21: a name in a value is a bad value, not an unbound variable ---------------------
+@pytest.mark.parametrize("args, source, span", [
+    (["eval", "x", "x=abc"], "x=abc", "abc"),
+    (["grad", "[x, x]", "x=1", "--seed", "abc"], "abc", "abc"),
+    (["eval", "x", "x=[1, b, c]"], "x=[1, b, c]", "b"),
+])
+def test_a_name_inside_a_value_is_an_argument_error(capsys, args, source, span):
+    code, out, _ = run(capsys, *args, "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument", error
+    start, end = error["span"]
+    assert source[start:end] == span
+    assert error["message"].endswith(f"not the name{'s' * (span == 'b')} "
+                                     f"{'b, c' if span == 'b' else 'abc'}"), error
