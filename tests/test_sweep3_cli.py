@@ -426,3 +426,40 @@ def test_a_name_inside_a_value_is_an_argument_error(capsys, args, source, span):
     assert source[start:end] == span
     assert error["message"].endswith(f"not the name{'s' * (span == 'b')} "
                                      f"{'b, c' if span == 'b' else 'abc'}"), error
+
+
+# -- finding 21: point-file messages ------------------------------------------------------------
+def test_a_columnar_file_with_no_variable_column_reads_as_english(capsys, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "struct.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0]}), path)
+    code, out, _ = run(capsys, "eval", "x", "--points", str(path), "--format", "json")
+    assert code == 2
+    message = strict_json(out)["error"]["message"]
+    assert message == f"{path} has no column for any variable of the expression"
+
+
+@pytest.mark.parametrize("suffix, what", [(".arrow", "Arrow IPC"), (".parquet", "Parquet")])
+def test_a_truncated_columnar_file_says_it_is_not_a_complete_file(capsys, tmp_path, suffix,
+                                                                   what):
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    path = tmp_path / f"p{suffix}"
+    table = pa.table({"x": np.arange(1000.0)})
+    if suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        feather.write_feather(table, path, compression="uncompressed")
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 3] + b"ORIGIN" * 8 + data[-200:])
+    code, out, _ = run(capsys, "eval", "x", "--points", str(path), "--format", "json")
+    assert code in (1, 2), out
+    error = strict_json(out)["error"] if code == 2 else None
+    if error is not None:
+        assert "not a valid or complete " + what + " file" in error["message"], error
+        assert "Expected to read" not in error["message"]
+        assert error["hint"]
