@@ -463,3 +463,16 @@ def test_a_truncated_columnar_file_says_it_is_not_a_complete_file(capsys, tmp_pa
         assert "not a valid or complete " + what + " file" in error["message"], error
         assert "Expected to read" not in error["message"]
         assert error["hint"]
+
+
+# -- finding 21: a back-end option on one point is refused, as --out and --scheduler are ---------
+@pytest.mark.parametrize("option", [["--engine", "compiled"], ["--engine", "numpy"],
+                                    ["--math", "libm"]])
+@pytest.mark.parametrize("command", ["eval", "grad"])
+def test_a_points_back_end_option_on_one_point_is_refused(capsys, command, option):
+    code, out, _ = run(capsys, command, "x*x", "x=1", *option, "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument"
+    assert error["message"] == f"{option[0]} goes with --points (a file of points)"
+    assert error["hint"]

@@ -169,6 +169,11 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
     if values.get("out"):
         raise ArgumentError("--out goes with --points (a file of points)",
                             hint="for one point, redirect the output: ... > file.json")
+    for field in ("engine", "math"):  # a batch back end: one point always runs the engine
+        if field in invocation.given:
+            raise ArgumentError(f"{option_name(field)} goes with --points (a file of points)",
+                                hint="one point is computed by gradcli's engine; drop it, "
+                                     "or give --points FILE")
     library = {option.field: values[option.field] for option in command.job_options}
     if command.name == "graph":
         library["picture"] = format in GRAPH_FORMATS or values["render"] is not None
