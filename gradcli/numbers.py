@@ -18,18 +18,23 @@ def json_number(x: float) -> float | str:
 
 
 # -- numbers for people: tables, warnings, pictures --------------------------------------
-def fmt(x: float, precision: int) -> str:
-    """One number as the tables show it: `precision` significant digits, nan/inf/-inf,
+def fmt(x: float, precision: int | None) -> str:
+    """One number as the tables show it: `precision` significant digits (None: as many
+    as it takes to tell the double apart from every other, `1.0000001`), nan/inf/-inf,
     and no "-0"."""
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    text = f"{x:.{precision}g}"
+    if precision is None:
+        text = repr(float(x))
+        text = text[:-2] if text.endswith(".0") else text
+    else:
+        text = f"{x:.{precision}g}"
     return "0" if text == "-0" else text
 
 
-def fmt_array(value: Any, precision: int) -> str:
+def fmt_array(value: Any, precision: int | None) -> str:
     """A value as the tables show it, on one line: `2`, `[1, -2, 3]`, `[[1, 2], [3, 4]]`."""
     if np.asarray(value).dtype.kind == "U":  # a text option, as in norm(A, ord='nuc')
         return repr(str(value))
@@ -45,10 +50,11 @@ BRIEF_ELEMENTS = 8
 BRIEF_EDGE = 3
 
 
-def fmt_brief(value: Any, precision: int = 6) -> str:
+def fmt_brief(value: Any, precision: int | None = 6) -> str:
     """A value inside a message (a warning, a picture's label): the tables' one-line
     form, with a long axis shown as its ends, `[1, 2, 3, …, 8, 9, 10]`; an array of more
-    than two dimensions and many elements is named by its shape and its ends."""
+    than two dimensions and many elements is named by its shape and its ends. Warnings
+    give precision None: a point just outside a domain (1.0000001) must not read as 1."""
     array = np.asarray(value)
     if array.dtype.kind == "U" or array.size <= BRIEF_ELEMENTS:
         return fmt_array(array, precision)

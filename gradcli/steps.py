@@ -65,7 +65,7 @@ def describe_point(at: Mapping[str, np.ndarray]) -> str:
 def _short(value: Any) -> str:
     """A value inside a warning: the tables' one-line form (never numpy's repr, which
     breaks a matrix across lines and writes 1 as "1.")."""
-    return fmt_brief(value)
+    return fmt_brief(value, None)
 
 
 def nonfinite_warnings(program: Program, evaluation: Any, at: Mapping[str, np.ndarray]

@@ -476,3 +476,24 @@ def test_a_points_back_end_option_on_one_point_is_refused(capsys, command, optio
     assert error["kind"] == "argument"
     assert error["message"] == f"{option[0]} goes with --points (a file of points)"
     assert error["hint"]
+
+
+# -- finding 19: domain warnings agree with the domain they print ------------------------------
+@pytest.mark.parametrize("expression, point, words", [
+    ("erfinv(x)", "x=1", "argument 1 is an end of the domain (-1 <= x <= 1), where the value "
+                         "is infinite"),
+    ("erfinv(x)", "x=-1", "argument -1 is an end of the domain"),
+    ("erfcinv(x)", "x=0", "argument 0 is an end of the domain (0 <= x <= 2)"),
+    ("erfcinv(x)", "x=2", "argument 2 is an end of the domain (0 <= x <= 2)"),
+    ("gamma(x)", "x=172", "gamma(x) at x = 172: the value overflows a double"),
+    ("x!", "x=171", "x! at x = 171: the value overflows a double"),
+    ("erfinv(x)", "x=1.0000001", "at x = 1.0000001: argument 1.0000001 outside the domain "
+                                 "(-1 <= x <= 1)"),
+    ("gamma(x)", "x=-2", "argument -2 outside the domain (x not 0, -1, -2, ...)"),
+])
+def test_a_domain_warning_agrees_with_the_domain(capsys, expression, point, words):
+    code, _, err = run(capsys, "eval", expression, point)
+    assert code == 0
+    assert words in err, err
+    if "outside" not in words:
+        assert "outside" not in err, err
