@@ -497,3 +497,50 @@ def test_a_domain_warning_agrees_with_the_domain(capsys, expression, point, word
     assert words in err, err
     if "outside" not in words:
         assert "outside" not in err, err
+
+
+# -- §2 A12: a terminal gets the README's shape; NO_COLOR means no escape codes ------------------
+def _on_a_terminal(args, no_color):
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    env["COLUMNS"] = "100"
+    if no_color:
+        env["NO_COLOR"] = "1"
+    try:
+        child = subprocess.Popen([_entry(), *args], stdout=slave, stderr=subprocess.PIPE,
+                                 env=env)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal's other end
+                break
+            if not data:
+                break
+            chunks.append(data)
+        child.wait(timeout=60)
+    finally:
+        os.close(master)
+    return child.returncode, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("args, lines", [
+    (["eval", "12"], ["eval 12", "value = 12"]),
+    (["grad", "x*y", "x=2", "y=3"], ["grad x*y  at x = 2, y = 3", "value = 6", "∂/∂x = 3",
+                                     "∂/∂y = 2"]),
+])
+def test_a_terminal_gets_the_plain_shape_and_no_color_has_no_escapes(args, lines):
+    code, text = _on_a_terminal(args, no_color=True)
+    assert code == 0
+    assert "\x1b" not in text, repr(text)
+    assert text.splitlines() == lines
+    code, text = _on_a_terminal(args, no_color=False)
+    assert code == 0
+    import re
+    assert re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() == lines, repr(text)

@@ -2,9 +2,10 @@
 for diff's formulas).
 
 The table view is built as neutral blocks (key/value lines, labelled grids,
-rows under headers) and drawn by Rich on a terminal, or as plain aligned text
-anywhere else, so output piped to a file carries no escape codes and needs no
-Rich import.
+rows under headers) and drawn as plain aligned text, on a terminal as anywhere
+else (the README's shape; a terminal adds only a bold title, and NO_COLOR not
+even that), so output carries no escape codes off a terminal and needs no Rich
+import.
 
 JSON is strict RFC 8259: non-finite numbers become the strings "nan", "inf"
 and "-inf"; arrays are nested lists in the value's shape. Keys are the
@@ -602,12 +603,6 @@ def _functions_table(result: r.FunctionsResult, p: int) -> tuple[str, list[Block
 
 def render_plain(title: str, blocks: list[Block]) -> str:
     return "\n".join([title, *(line for block in blocks for line in block.plain())]) + "\n"
-
-
-def render_rich(title: str, blocks: list[Block], console: Any) -> None:
-    console.print(f"[bold]{title}[/bold]", highlight=False)
-    for block in blocks:
-        console.print(block.rich())
 
 
 # -- diff: formulas -------------------------------------------------------------------------

@@ -238,14 +238,11 @@ def render(result: Any, format: str, precision: int | None, out: Any) -> None:
     elif format == "latex":
         out.write(views.LATEX(result))
     else:
+        # a terminal gets the same shape as a pipe (the README's "value = 12"); colour
+        # there is the title in bold, and NO_COLOR (no-color.org) leaves no escape at all
         title, blocks = views.table_view(result, 6 if precision is None else precision)
-        if out.isatty():
-            from rich.console import Console
-
-            console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
-            views.render_rich(title, blocks, console)
-        else:
-            out.write(views.render_plain(title, blocks))
+        bold = use_colour(out) and os.environ.get("TERM") != "dumb"
+        out.write(views.render_plain(f"\x1b[1m{title}\x1b[0m" if bold else title, blocks))
 
 
 def _picture_title(result: Any) -> str:
