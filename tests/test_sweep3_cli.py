@@ -544,3 +544,11 @@ def test_a_terminal_gets_the_plain_shape_and_no_color_has_no_escapes(args, lines
     assert code == 0
     import re
     assert re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() == lines, repr(text)
+
+
+@pytest.mark.parametrize("args", [["graph", "x*x", "x=1", "--format", "tree"],
+                                  ["plot", "x*x", "--over", "x=0:1", "--width", "40",
+                                   "--height", "8"]])
+def test_no_color_pictures_on_a_terminal_have_no_escapes(args):
+    code, text = _on_a_terminal(args, no_color=True)
+    assert code == 0 and "\x1b" not in text, repr(text)

@@ -262,7 +262,9 @@ def _render_picture(result: Any, format: str, out: Any) -> None:
     else:
         from rich.console import Console
 
-        console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
+        # Rich's no_color still writes bold: with NO_COLOR it writes no escape at all
+        console = Console(file=out, highlight=False,
+                          force_terminal=None if use_colour(out) else False)
         console.print(graph.to_tree(result.model, _picture_title(result)))
 
 
