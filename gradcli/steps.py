@@ -16,6 +16,7 @@ from gradcli.engine.autograd import grad
 from gradcli.engine.tensor import Tensor
 from gradcli.errors import ArgumentError, NotScalarError, ShapeError, Span, option_name
 from gradcli.language.program import Program, parse
+from gradcli.numbers import fmt_brief
 
 
 class Point(dict[str, np.ndarray]):
@@ -61,10 +62,10 @@ def describe_point(at: Mapping[str, np.ndarray]) -> str:
     return ", ".join(f"{name} = {_short(value)}" for name, value in at.items())
 
 
-def _short(value: np.ndarray) -> str:
-    if value.size == 1:
-        return f"{value.reshape(()).item():.6g}"
-    return np.array2string(value, precision=6, separator=", ", threshold=8)
+def _short(value: Any) -> str:
+    """A value inside a warning: the tables' one-line form (never numpy's repr, which
+    breaks a matrix across lines and writes 1 as "1.")."""
+    return fmt_brief(value, None)
 
 
 def nonfinite_warnings(program: Program, evaluation: Any, at: Mapping[str, np.ndarray]

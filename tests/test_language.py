@@ -145,7 +145,7 @@ def test_bindings_are_constant_expressions():
     assert parse_binding("t=pi/4")[1] == pytest.approx(math.pi / 4)
     assert parse_binding("m=[2,3]")[1].tolist() == [2, 3]
     assert parse_binding("x=ones(2,2)")[1].tolist() == [[1, 1], [1, 1]]
-    with pytest.raises(UnboundVariableError) as info:
+    with pytest.raises(ArgumentError) as info:
         parse_binding("x=y+1")
     assert info.value.span == Span(2, 3)
 

@@ -215,3 +215,340 @@ def test_an_npz_with_a_corrupt_member_header_is_exit_2(capsys, tmp_path):
     code, out, err = run(capsys, "eval", "x", "--points", str(path), "--format", "jsonl")
     assert code == 2 and "this is a bug" not in err
     assert set(strict_json(out)) == {"error"}
+
+
+# -- §2 F5: a shape mismatch is said once, in gradcli's words --------------------------------
+@pytest.mark.parametrize("expression, bindings, subject", [
+    ("m@[1,2]", ["m=[[1,2,3,4,5],[1,2,3,4,5],[1,2,3,4,5]]"], "'@': shapes (3, 5) and (2,)"),
+    ("v + w", ["v=[1,2]", "w=[1,2,3]"], "'+': shapes (2,) and (3,)"),
+    ("[1,2]+[1,2,3]", [], "'+': shapes (2,) and (3,)"),
+    ("matmul(m, v)", ["m=[[1,2],[3,4]]", "v=[1,2,3]"], "matmul: shapes (2, 2) and (3,)"),
+])
+@pytest.mark.parametrize("points", [False, True])
+def test_a_shape_mismatch_carries_no_numpy_words(capsys, tmp_path, expression, bindings,
+                                                 subject, points):
+    extra = []
+    if points:
+        (tmp_path / "p.csv").write_text("t\n1\n2\n")
+        extra = ["--points", str(tmp_path / "p.csv")]
+    code, out, err = run(capsys, "eval", f"({expression})*t" if points else expression,
+                         *bindings, *([] if points else ["t=1"]), *extra, "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert error["message"] == f"{subject} do not fit together", error
+    for numpy_words in ("gufunc", "operand", "broadcast", "mismatch"):
+        assert numpy_words not in error["message"] + str(error["hint"])
+
+
+# -- finding 21: the min of an empty array ---------------------------------------------------
+@pytest.mark.parametrize("name", ["min", "max"])
+def test_the_min_or_max_of_an_empty_array_says_it_has_no_value(capsys, name):
+    code, out, err = run(capsys, "eval", f"{name}(ones(0))", "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert error["message"].startswith(f"{name}: ") and "empty array" in error["message"]
+    assert "has no value" in error["message"]
+    assert "zero-size" not in error["message"] and "identity" not in error["message"]
+
+
+# -- §2 F7: a list nested deeper than an array can be ----------------------------------------
+@pytest.mark.parametrize("where", ["expression", "binding"])
+def test_a_list_nested_65_deep_is_one_clear_message_with_a_caret(capsys, where):
+    deep = "[" * 65 + "1" + "]" * 65
+    args = ["sum(x)", f"x={deep}"] if where == "binding" else [f"sum({deep})"]
+    code, out, err = run(capsys, "eval", *args, "--format", "json")
+    assert code == 2, (out, err)
+    error = strict_json(out)["error"]
+    assert error["kind"] == "shape"
+    assert "nest at most 64 deep" in error["message"], error
+    assert "numpy" not in error["message"] and "indexing result" not in error["message"]
+    assert "(1, 1, 1" not in error["message"]
+    source = args[-1] if where == "binding" else args[0]
+    start, end = error["span"]
+    assert source[start:end] == deep
+    code, out, err = run(capsys, "eval", *args)
+    assert code == 2 and "^" in err and len(err.splitlines()) <= 4, err
+
+
+def test_a_list_nested_64_deep_still_works(capsys):
+    deep = "[" * 64 + "2" + "]" * 64
+    code, out, _ = run(capsys, "eval", f"sum({deep})", "--format", "json")
+    assert code == 0 and strict_json(out)["value"] == 2.0
+
+
+# -- §2 F9: no Python or numpy warning reaches the user ---------------------------------------
+@pytest.mark.parametrize("args", [
+    ["eval", "mean(ones(0))"],
+    ["grad", "x*mean(ones(0))", "x=1"],
+    ["eval", "mean(ones(0, 3), axis=0)"],
+    ["hessian", "x*x*mean(ones(0))", "x=1"],
+    ["eval", "t*mean(ones(0))", "--points", "POINTS"],
+    ["taylor", "x*mean(ones(0))", "x=1"],
+])
+def test_only_gradcli_warning_lines_reach_stderr(tmp_path, args):
+    import subprocess
+
+    points = tmp_path / "p.csv"
+    points.write_text("t\n1\n2\n")
+    args = [str(points) if a == "POINTS" else a for a in args]
+    done = subprocess.run([_entry(), *args], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and ".py:" not in done.stderr, done.stderr
+    assert done.stderr, "gradcli itself says the value is not finite"
+    for line in done.stderr.splitlines():
+        assert line.startswith(("warning: ", "rows read")), done.stderr
+
+
+# -- §2 F11: a carriage return inside an expression is whitespace, as a tab is ----------------
+@pytest.mark.parametrize("blank, shown", [("\r", "\\r"), ("\t", "\\t"), ("\f", "\\f")])
+def test_a_carriage_return_is_whitespace_and_shown_escaped_in_the_title(capsys, blank, shown):
+    code, out, _ = run(capsys, "grad", f"x{blank}+1", "x=2")
+    assert code == 0
+    assert out.splitlines() == [f"grad x{shown}+1  at x = 2", "value = 3", "∂/∂x = 1"]
+
+
+def test_a_program_over_crlf_lines_is_titled_as_its_statements(capsys):
+    code, out, _ = run(capsys, "eval", "y = x*2 # double\r\ny+1\r\n", "x=2")
+    assert code == 0 and out.splitlines()[0] == "eval y = x*2; y+1  at x = 2"
+
+
+# -- §2 F15: warnings show numbers as the tables do, each on one line -------------------------
+def test_a_domain_warning_shows_the_point_as_the_table_does(capsys):
+    code, out, err = run(capsys, "eval", "log(v)", "v=[1,-2,3]")
+    assert code == 0 and "at v = [1, -2, 3]" in out
+    assert err == ("warning: log(v) at v = [1, -2, 3]: argument [1, -2, 3] outside the domain "
+                   "(x > 0) gave a non-finite value\n")
+
+
+def test_a_derivative_warning_shows_a_matrix_on_one_line(capsys):
+    code, _, err = run(capsys, "grad", "sum(m^0.5)", "m=[[0,2],[2,4]]")
+    assert code == 0 and len(err.splitlines()) == 1, err
+    assert "(values seen: [[0, 2], [2, 4]], -0.5)" in err
+
+
+def test_a_warning_shows_a_long_array_in_brief(capsys):
+    code, out, err = run(capsys, "eval", "log(v-3)", "v=[1,2,3,4,5,6,7,8,9,10]", "--format",
+                         "json")
+    assert code == 0
+    (warning,) = strict_json(out)["warnings"]
+    assert "at v = [1, 2, 3, …, 8, 9, 10]" in warning
+    assert "argument [-2, -1, 0, …, 5, 6, 7]" in warning
+
+
+# -- §2 F12: the graph's pictures --------------------------------------------------------------
+def test_a_mermaid_title_is_a_readable_yaml_string(capsys):
+    code, out, _ = run(capsys, "graph", "where(x>0,x,0)", "x=1", "--format", "mermaid")
+    assert code == 0
+    assert out.splitlines()[:3] == ["---", 'title: "graph of where(x>0,x,0)"', "---"]
+    assert "#gt;" in out.split("---", 2)[2]  # labels keep Mermaid's entity codes
+
+
+def test_a_long_label_keeps_its_op_name(capsys):
+    expression = "*".join(["x"] * 24)
+    code, out, _ = run(capsys, "graph", expression, "x=1", "--format", "dot")
+    assert code == 0
+    labels = [line for line in out.splitlines() if "[mul]" in line]
+    assert len(labels) == 23, out
+
+
+def test_dot_values_use_the_tables_number_formatting(capsys):
+    code, out, _ = run(capsys, "graph", "sum(v*v)", "v=[1,2]", "--format", "dot")
+    assert code == 0
+    assert "value [1, 2]" in out and "grad [2, 4]" in out and "1." not in out
+
+
+# -- §2 A11: JSON carries the expression as the table's title shows it -------------------------
+@pytest.mark.parametrize("command, extra", [("hessian", ["--eig"]), ("eval", []),
+                                            ("grad", []), ("diff", [])])
+def test_json_expression_of_a_program_file_is_the_titles_bare_expression(capsys, command,
+                                                                          extra):
+    source = "samples/rosenbrock.expr"
+    code, table, _ = run(capsys, command, f"@{source}", "x=[1,1,1]", *extra)
+    assert code == 0
+    title = table.splitlines()[0]
+    code, out, _ = run(capsys, command, f"@{source}", "x=[1,1,1]", *extra, "--format", "json")
+    assert code == 0
+    expression = strict_json(out)["expression"]
+    assert "#" not in expression and "\n" not in expression
+    assert title == f"{command} {expression}  at x = [1, 1, 1]"
+
+
+# -- §2 F13: the --at note is wrapped at the plot's width, never cut ---------------------------
+@pytest.mark.parametrize("width", [30, 40, 60, 200])
+def test_the_plot_note_is_wrapped_not_cut(capsys, width):
+    code, out, _ = run(capsys, "plot", "x^2", "--over", "x=-1:1", "--at", "x=0.5",
+                       "--width", str(width))
+    assert code == 0
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("at x = 0.5"))
+    note = " ".join(lines[start:])
+    assert note == "at x = 0.5: f = 0.25, slope f' = 1 (the dotted line is the tangent)"
+    assert all(len(line) <= max(width, 30) for line in lines[start:])
+
+
+# -- finding 21: every error has a kind from the README's table -------------------------------
+def test_plot_errors_have_a_documented_kind(capsys, tmp_path):
+    code, out, _ = run(capsys, "plot", "x", "--over", "x=0:1", "--out",
+                       str(tmp_path / "p.xyz"), "--format", "json")
+    assert code == 2 and strict_json(out)["error"]["kind"] == "argument"
+
+
+# -- finding 21: max() says what max takes ---------------------------------------------------
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("call", ["{}()", "{}(axis=0)"])
+def test_max_with_no_argument_says_it_takes_one_tensor_or_several_values(capsys, name, call):
+    code, out, _ = run(capsys, "eval", call.format(name), "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument"
+    assert "1 to 3" not in error["message"]
+    assert error["message"] == f"{name} needs at least one argument, got none", error
+    assert f"{name}(a, b, ...)" in error["hint"] and f"{name}(v, axis=0)" in error["hint"]
+    code, out, _ = run(capsys, "eval", f"{name}(1,2,3,4,5)", "--format", "json")
+    assert code == 0  # the form the message names works
+
+
+# -- finding 21: a name in a value is a bad value, not an unbound variable ---------------------
+@pytest.mark.parametrize("args, source, span", [
+    (["eval", "x", "x=abc"], "x=abc", "abc"),
+    (["grad", "[x, x]", "x=1", "--seed", "abc"], "abc", "abc"),
+    (["eval", "x", "x=[1, b, c]"], "x=[1, b, c]", "b"),
+])
+def test_a_name_inside_a_value_is_an_argument_error(capsys, args, source, span):
+    code, out, _ = run(capsys, *args, "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument", error
+    start, end = error["span"]
+    assert source[start:end] == span
+    assert error["message"].endswith(f"not the name{'s' * (span == 'b')} "
+                                     f"{'b, c' if span == 'b' else 'abc'}"), error
+
+
+# -- finding 21: point-file messages ------------------------------------------------------------
+def test_a_columnar_file_with_no_variable_column_reads_as_english(capsys, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "struct.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0]}), path)
+    code, out, _ = run(capsys, "eval", "x", "--points", str(path), "--format", "json")
+    assert code == 2
+    message = strict_json(out)["error"]["message"]
+    assert message == f"{path} has no column for any variable of the expression"
+
+
+@pytest.mark.parametrize("suffix, what", [(".arrow", "Arrow IPC"), (".parquet", "Parquet")])
+def test_a_truncated_columnar_file_says_it_is_not_a_complete_file(capsys, tmp_path, suffix,
+                                                                   what):
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    path = tmp_path / f"p{suffix}"
+    table = pa.table({"x": np.arange(1000.0)})
+    if suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        feather.write_feather(table, path, compression="uncompressed")
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 3] + b"ORIGIN" * 8 + data[-200:])
+    code, out, _ = run(capsys, "eval", "x", "--points", str(path), "--format", "json")
+    assert code in (1, 2), out
+    error = strict_json(out)["error"] if code == 2 else None
+    if error is not None:
+        assert "not a valid or complete " + what + " file" in error["message"], error
+        assert "Expected to read" not in error["message"]
+        assert error["hint"]
+
+
+# -- finding 21: a back-end option on one point is refused, as --out and --scheduler are ---------
+@pytest.mark.parametrize("option", [["--engine", "compiled"], ["--engine", "numpy"],
+                                    ["--math", "libm"]])
+@pytest.mark.parametrize("command", ["eval", "grad"])
+def test_a_points_back_end_option_on_one_point_is_refused(capsys, command, option):
+    code, out, _ = run(capsys, command, "x*x", "x=1", *option, "--format", "json")
+    assert code == 2
+    error = strict_json(out)["error"]
+    assert error["kind"] == "argument"
+    assert error["message"] == f"{option[0]} goes with --points (a file of points)"
+    assert error["hint"]
+
+
+# -- finding 19: domain warnings agree with the domain they print ------------------------------
+@pytest.mark.parametrize("expression, point, words", [
+    ("erfinv(x)", "x=1", "argument 1 is an end of the domain (-1 <= x <= 1), where the value "
+                         "is infinite"),
+    ("erfinv(x)", "x=-1", "argument -1 is an end of the domain"),
+    ("erfcinv(x)", "x=0", "argument 0 is an end of the domain (0 <= x <= 2)"),
+    ("erfcinv(x)", "x=2", "argument 2 is an end of the domain (0 <= x <= 2)"),
+    ("gamma(x)", "x=172", "gamma(x) at x = 172: the value overflows a double"),
+    ("x!", "x=171", "x! at x = 171: the value overflows a double"),
+    ("erfinv(x)", "x=1.0000001", "at x = 1.0000001: argument 1.0000001 outside the domain "
+                                 "(-1 <= x <= 1)"),
+    ("gamma(x)", "x=-2", "argument -2 outside the domain (x not 0, -1, -2, ...)"),
+])
+def test_a_domain_warning_agrees_with_the_domain(capsys, expression, point, words):
+    code, _, err = run(capsys, "eval", expression, point)
+    assert code == 0
+    assert words in err, err
+    if "outside" not in words:
+        assert "outside" not in err, err
+
+
+# -- §2 A12: a terminal gets the README's shape; NO_COLOR means no escape codes ------------------
+def _on_a_terminal(args, no_color):
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    env["COLUMNS"] = "100"
+    if no_color:
+        env["NO_COLOR"] = "1"
+    try:
+        child = subprocess.Popen([_entry(), *args], stdout=slave, stderr=subprocess.PIPE,
+                                 env=env)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal's other end
+                break
+            if not data:
+                break
+            chunks.append(data)
+        child.wait(timeout=60)
+    finally:
+        os.close(master)
+    return child.returncode, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("args, lines", [
+    (["eval", "12"], ["eval 12", "value = 12"]),
+    (["grad", "x*y", "x=2", "y=3"], ["grad x*y  at x = 2, y = 3", "value = 6", "∂/∂x = 3",
+                                     "∂/∂y = 2"]),
+])
+def test_a_terminal_gets_the_plain_shape_and_no_color_has_no_escapes(args, lines):
+    code, text = _on_a_terminal(args, no_color=True)
+    assert code == 0
+    assert "\x1b" not in text, repr(text)
+    assert text.splitlines() == lines
+    code, text = _on_a_terminal(args, no_color=False)
+    assert code == 0
+    import re
+    assert re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() == lines, repr(text)
+
+
+@pytest.mark.parametrize("args", [["graph", "x*x", "x=1", "--format", "tree"],
+                                  ["plot", "x*x", "--over", "x=0:1", "--width", "40",
+                                   "--height", "8"]])
+def test_no_color_pictures_on_a_terminal_have_no_escapes(args):
+    code, text = _on_a_terminal(args, no_color=True)
+    assert code == 0 and "\x1b" not in text, repr(text)

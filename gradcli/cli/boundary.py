@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -167,10 +168,17 @@ def report(error: GradcliError, session: Session) -> int:
 
 
 def guard(body: Callable[[Session], int], session: Session, what: str) -> int:
-    """Run `body`, and end every way it can end with a documented code."""
+    """Run `body`, and end every way it can end with a documented code.
+
+    Python's own warnings (numpy's "Mean of empty slice", a library's deprecation) are
+    silenced here: what a user should know of is said by gradcli's own warning lines
+    (a non-finite value and where it came from), and a raw warning would show them a
+    source line from inside numpy."""
     try:
-        code = body(session)
-        session.out.flush()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = body(session)
+            session.out.flush()
         return code
     except KeyboardInterrupt as stop:
         return interrupted(stop, session)

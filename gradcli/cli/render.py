@@ -2,9 +2,10 @@
 for diff's formulas).
 
 The table view is built as neutral blocks (key/value lines, labelled grids,
-rows under headers) and drawn by Rich on a terminal, or as plain aligned text
-anywhere else, so output piped to a file carries no escape codes and needs no
-Rich import.
+rows under headers) and drawn as plain aligned text, on a terminal as anywhere
+else (the README's shape; a terminal adds only a bold title, and NO_COLOR not
+even that), so output carries no escape codes off a terminal and needs no Rich
+import.
 
 JSON is strict RFC 8259: non-finite numbers become the strings "nan", "inf"
 and "-inf"; arrays are nested lists in the value's shape. Keys are the
@@ -13,7 +14,6 @@ documented contract (README, "JSON output").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from gradcli import columns as names
 from gradcli import results as r
-from gradcli.numbers import json_number
+from gradcli.numbers import fmt, fmt_array, json_number
 
 # -- numbers ---------------------------------------------------------------------------
 
@@ -33,24 +33,6 @@ def json_array(value: Any) -> Any:
     if array.ndim == 0:
         return json_number(float(array))
     return [json_array(v) for v in array]
-
-
-def fmt(x: float, precision: int) -> str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.{precision}g}"
-    return "0" if text == "-0" else text
-
-
-def fmt_array(value: Any, precision: int) -> str:
-    if np.asarray(value).dtype.kind == "U":  # a text option, as in norm(A, ord='nuc')
-        return repr(str(value))
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return fmt(float(array), precision)
-    return "[" + ", ".join(fmt_array(v, precision) for v in array) + "]"
 
 
 class View:
@@ -106,7 +88,7 @@ def _json_common(result: Any) -> dict[str, Any]:
     # every binding given is in `at`; those the expression does not use are listed in
     # `unused` as well (they are never dropped)
     unused = getattr(result.at, "unused", {})
-    obj = {"command": result.command, "expression": result.expression,
+    obj = {"command": result.command, "expression": one_line(result.expression),
            "at": {name: json_array(v) for name, v in {**result.at, **unused}.items()},
            "value": json_array(result.value)}
     if unused:
@@ -220,7 +202,7 @@ def _taylor_json(result: r.TaylorResult) -> dict[str, Any]:
 @JSON.of(r.PlotResult)
 def _plot_json(result: r.PlotResult) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "command": "plot", "expression": result.expression,
+        "command": "plot", "expression": one_line(result.expression),
         "at": {name: json_array(v) for name, v in result.at.items()},
         "over": [{"name": n, "lo": lo, "hi": hi} for n, lo, hi in result.over],
     }
@@ -495,8 +477,13 @@ Block = Lines | Grid | Rows
 
 
 def one_line(expression: str) -> str:
-    """A program written over several lines (from @FILE or stdin), shown on one."""
-    lines = [line.split("#", 1)[0].strip() for line in expression.strip().splitlines()]
+    """A program written over several lines (from @FILE or stdin), shown on one.
+
+    Lines end where the grammar ends them, at \n (or \r\n): a lone \r, a form feed
+    is whitespace inside a statement, as a tab is, and is shown escaped, not as "; "
+    (str.splitlines would also split at \r, \f, \x85 and U+2028)."""
+    lines = [line.split("#", 1)[0].strip(" \t\f\r")
+             for line in expression.strip(" \t\f\r\n").split("\n")]
     return "; ".join(line for line in lines if line)
 
 
@@ -618,12 +605,6 @@ def render_plain(title: str, blocks: list[Block]) -> str:
     return "\n".join([title, *(line for block in blocks for line in block.plain())]) + "\n"
 
 
-def render_rich(title: str, blocks: list[Block], console: Any) -> None:
-    console.print(f"[bold]{title}[/bold]", highlight=False)
-    for block in blocks:
-        console.print(block.rich())
-
-
 # -- diff: formulas -------------------------------------------------------------------------
 # JSON keys: order 1 {"command": "diff", "expression", "order", "formulas": {variable:
 # formula}} (a non-scalar f: "outputs" and, per variable, one formula per output); order 2
@@ -631,7 +612,7 @@ def render_rich(title: str, blocks: list[Block], console: Any) -> None:
 # layout, when the bindings gave a point.
 @JSON.of(r.DiffResult)
 def _diff_json(result: r.DiffResult) -> dict[str, Any]:
-    obj: dict[str, Any] = {"command": "diff", "expression": result.expression,
+    obj: dict[str, Any] = {"command": "diff", "expression": one_line(result.expression),
                            "order": result.order}
     if result.hessian is not None:
         obj["labels"] = result.labels

@@ -22,6 +22,7 @@ from gradcli.errors import (
     GradcliError,
     InputError,
     MissingToolError,
+    WriteError,
     option_name,
 )
 
@@ -168,6 +169,11 @@ def run_point(invocation: Invocation, values: dict[str, Any], session: Session) 
     if values.get("out"):
         raise ArgumentError("--out goes with --points (a file of points)",
                             hint="for one point, redirect the output: ... > file.json")
+    for field in ("engine", "math"):  # a batch back end: one point always runs the engine
+        if field in invocation.given:
+            raise ArgumentError(f"{option_name(field)} goes with --points (a file of points)",
+                                hint="one point is computed by gradcli's engine; drop it, "
+                                     "or give --points FILE")
     library = {option.field: values[option.field] for option in command.job_options}
     if command.name == "graph":
         library["picture"] = format in GRAPH_FORMATS or values["render"] is not None
@@ -232,14 +238,11 @@ def render(result: Any, format: str, precision: int | None, out: Any) -> None:
     elif format == "latex":
         out.write(views.LATEX(result))
     else:
+        # a terminal gets the same shape as a pipe (the README's "value = 12"); colour
+        # there is the title in bold, and NO_COLOR (no-color.org) leaves no escape at all
         title, blocks = views.table_view(result, 6 if precision is None else precision)
-        if out.isatty():
-            from rich.console import Console
-
-            console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
-            views.render_rich(title, blocks, console)
-        else:
-            out.write(views.render_plain(title, blocks))
+        bold = use_colour(out) and os.environ.get("TERM") != "dumb"
+        out.write(views.render_plain(f"\x1b[1m{title}\x1b[0m" if bold else title, blocks))
 
 
 def _picture_title(result: Any) -> str:
@@ -259,7 +262,9 @@ def _render_picture(result: Any, format: str, out: Any) -> None:
     else:
         from rich.console import Console
 
-        console = Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False)
+        # Rich's no_color still writes bold: with NO_COLOR it writes no escape at all
+        console = Console(file=out, highlight=False,
+                          force_terminal=None if use_colour(out) else False)
         console.print(graph.to_tree(result.model, _picture_title(result)))
 
 
@@ -283,7 +288,7 @@ def _render_file(result: Any, path: str, err: TextIO) -> None:
     done = subprocess.run([dot, f"-T{extension}", "-o", path], input=source, text=True,
                           capture_output=True)
     if done.returncode != 0:
-        raise GradcliError(f"dot could not write {path}: {done.stderr.strip()}")
+        raise WriteError(f"dot could not write {path}: {done.stderr.strip()}")
     err.write(f"wrote {path}\n")
 
 

@@ -9,12 +9,14 @@ The three renderers only read this model.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from gradcli.engine.autograd import topological_order, vertex_of
 from gradcli.engine.tensor import AccumulateGrad, Node, Tensor
+from gradcli.numbers import fmt_brief
 
 LABEL_WIDTH = 40
 
@@ -93,19 +95,21 @@ def graph_model(outputs: list[Tensor], output_labels: list[str] | None = None) -
 
 
 def _short(value: np.ndarray) -> str:
-    if value.size == 1:
-        return f"{value.reshape(()).item():.6g}"
-    return np.array2string(value, precision=4, separator=", ", threshold=6)
+    """A value in a label: the tables' number formatting, on one line, in brief."""
+    return fmt_brief(value)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 1] + "…"
+def _clip(text: str, width: int = LABEL_WIDTH) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _lines(vertex: Vertex) -> list[str]:
-    head = vertex.label if vertex.kind != "op" or vertex.label == vertex.op else \
-        f"{vertex.label}  [{vertex.op}]"
-    lines = [_clip(head)]
+    if vertex.kind != "op" or vertex.label == vertex.op:
+        head = _clip(vertex.label)
+    else:  # a long label is cut, never the op's name after it
+        tag = f"  [{vertex.op}]"
+        head = _clip(vertex.label, max(LABEL_WIDTH - len(tag), 8)) + tag
+    lines = [head]
     if vertex.shape:
         lines.append("shape " + "x".join(map(str, vertex.shape)))
     if vertex.value is not None and vertex.kind != "constant":
@@ -154,7 +158,9 @@ def mermaid_text(text: str) -> str:
 
 
 def to_mermaid(model: GraphModel, title: str) -> str:
-    out = ["---", f"title: {mermaid_text(title)}", "---", "flowchart LR"]
+    # the front matter is YAML, not a label: the title is a double-quoted YAML string
+    # (JSON's escapes are YAML's), so '>' stays '>' and a ':' or '#' cannot end it
+    out = ["---", f"title: {json.dumps(title, ensure_ascii=False)}", "---", "flowchart LR"]
     shapes = {"variable": ('(["', '"])'), "constant": ('["', '"]'), "op": ('("', '")')}
     for v in model.vertices:
         left, right = ('{{"', '"}}') if v.output else shapes[v.kind]

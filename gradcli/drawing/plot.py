@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import GradcliError, MissingExtraError, WriteError
+from gradcli.errors import ArgumentError, MissingExtraError, WriteError
 
 COLOURS = {"f": "blue", "f'": "red", "f''": "green"}
 NAMES = {"f": "f", "f'": "f' (first derivative)", "f''": "f'' (second derivative)"}
@@ -63,7 +63,7 @@ def caption(result: Any) -> str:
 def terminal_plot(result: Any, width: int, height: int, colour: bool) -> str:
     """A line plot with axes, ticks and a legend, exactly `width` columns wide at most."""
     if result.grid is not None:
-        raise GradcliError("a plot over two variables is an image (a heat map with the "
+        raise ArgumentError("a plot over two variables is an image (a heat map with the "
                            "gradient field)", hint="add --out FILE.png or --out FILE.svg")
     import plotext
 
@@ -93,8 +93,10 @@ def terminal_plot(result: Any, width: int, height: int, colour: bool) -> str:
     text = figure.build().string(colorless=not colour)
     lines = [line.rstrip() for line in text.splitlines()]
     note = caption(result)
-    if note:
-        lines.append(note[:width])
+    if note:  # wrapped at the plot's width, so that no word of it is lost
+        import textwrap
+
+        lines += textwrap.wrap(note, max(width, 30))
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +104,7 @@ def save_image(result: Any, path: str) -> None:
     """An image file (png, svg or pdf, by the file's extension), with matplotlib."""
     extension = os.path.splitext(path)[1].lower().lstrip(".")
     if extension not in ("png", "svg", "pdf"):
-        raise GradcliError(f"--out {path}: the image must be .png, .svg or .pdf")
+        raise ArgumentError(f"--out {path}: the image must be .png, .svg or .pdf")
     try:
         import matplotlib
     except ImportError:

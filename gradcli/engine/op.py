@@ -30,7 +30,8 @@ class OpDef:
 
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "conditions", "core",
                  "differentiable",
-                 "domain", "forward", "group", "help", "jvp", "kind", "linear", "method", "moves",
+                 "domain", "ends", "forward", "group", "help", "inside", "jvp", "kind", "linear",
+                 "method", "moves",
                  "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
                  "scalar", "signature", "taylor", "vjp")
 
@@ -48,7 +49,9 @@ class OpDef:
                  batch: Callable[..., Any] | None = None, core: str | None = None,
                  group: str = "", aliases: tuple[str, ...] = (),
                  scalar: Callable[..., Any] | None = None, printed: str | None = None,
-                 taylor: str | None = None, conditions: tuple[int, ...] = ()):
+                 taylor: str | None = None, conditions: tuple[int, ...] = (),
+                 inside: Callable[..., Any] | None = None,
+                 ends: Callable[..., Any] | None = None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -58,6 +61,12 @@ class OpDef:
         self.kind = kind
         self.help = help
         self.domain = domain
+        #: the domain as a test, for messages: (*inputs) -> True where the arguments lie in
+        #: it (its ends included). A non-finite value from a point inside is not "outside
+        #: the domain": it is an end where the value tends to infinity, or an overflow
+        self.inside = inside
+        #: (*inputs) -> True at the ends of the domain where the value is infinite (its limit)
+        self.ends = ends
         #: for each tensor input, an interval of points well inside the domain (tests, docs)
         self.sample = sample
         self.note = note

@@ -471,6 +471,13 @@ def tensor(data: Any, requires_grad: bool = False) -> Tensor:
     return Tensor(data, requires_grad=requires_grad)
 
 
+#: numpy's words for "these shapes do not fit together" (broadcasting, a gufunc's core
+#: dimensions, dot, concatenate, stack): our message says it, with the user's shapes, so
+#: numpy's own text (gufunc signatures, "operand 1") would only repeat it in its terms
+_MISFIT_WORDS = ("could not be broadcast", "mismatch in its core dimension", "not aligned",
+                 "must match exactly", "must have the same shape", "same number of dimensions")
+
+
 def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
                   exc: Exception) -> Exception:
     shapes = " and ".join(str(t.data.shape) for t in inputs)
@@ -479,6 +486,11 @@ def _engine_error(op: OpDef, inputs: Sequence[Tensor], params: dict[str, Any],
         return AxisError(f"{op.name}: {text} (input shape {shapes})")
     if isinstance(exc, IndexError):
         return IndexingError(f"{op.name}: {text} (shape {shapes})")
+    if "zero-size array to reduction" in text:  # min, max: no identity to give back
+        return ShapeError(f"{op.name}: the {op.name} of an empty array (shape {shapes}) has "
+                          "no value", hint="give it at least one element")
+    if any(words in text for words in _MISFIT_WORDS):
+        return ShapeError(f"{op.name}: shapes {shapes} do not fit together")
     return ShapeError(f"{op.name}: shapes {shapes} do not fit together ({text})")
 
 

@@ -324,6 +324,11 @@ class Builder:
             if not tensors:
                 raise ArgumentError(f"{op.name} needs at least one argument", span=span,
                                     hint=f"usage: {op.name}(a, b, ..., axis=0)")
+        elif op.name in ELEMENTWISE_FORMS and not positional:  # max(v) and max(a, b, ...)
+            raise ArgumentError(
+                f"{op.name} needs at least one argument, got none", span=span,
+                hint=f"{op.name}(v, axis=0) reduces one tensor; {op.name}(a, b, ...) compares "
+                     "several values elementwise")
         else:
             if len(positional) < op.nin or len(positional) > op.nin + len(names):
                 expected = str(op.nin) if not names else f"{op.nin} to {op.nin + len(names)}"

@@ -36,6 +36,7 @@ from gradcli.errors import (
 from gradcli.language.builder import Builder, Instruction, Parsed, suggest
 from gradcli.language.parser import parse_with
 from gradcli.limits import check_broadcast, max_elements
+from gradcli.numbers import fmt_brief
 from gradcli.ops import BINDERS, apply_batched, fn
 from gradcli.ops._define import as_int
 from gradcli.ops.structural import GETITEM, canonical_index
@@ -54,31 +55,59 @@ def parse(text: str) -> Program:
 class NonFiniteReport:
     """Where a NaN or infinity first appeared, in the user's terms."""
 
-    __slots__ = ("domain", "inputs", "label", "op", "span")
+    __slots__ = ("domain", "inputs", "label", "op", "place", "span")
 
     def __init__(self, label: str, op: str, span: Span, inputs: list[Any],
-                 domain: str | None):
+                 domain: str | None, place: str = "outside"):
         self.label = label
         self.op = op
         self.span = span
         self.inputs = inputs
         self.domain = domain
+        #: "outside", "end", "overflow" or "unknown" (see `_place_in_domain`)
+        self.place = place
 
     def message(self, at: str = "") -> str:
         shown = ", ".join(_short(v) for v in self.inputs)
         where = f" at {at}" if at else ""
-        if self.domain:
-            noun = "argument" if len(self.inputs) == 1 else "arguments"
+        noun = "argument" if len(self.inputs) == 1 else "arguments"
+        if self.domain and self.place == "end":
+            return (f"{self.label}{where}: {noun} {shown} is an end of the domain "
+                    f"({self.domain}), where the value is infinite")
+        if self.place == "overflow":
+            return (f"{self.label}{where}: the value overflows a double (beyond ±1.8e308) "
+                    f"at {noun} {shown}")
+        if self.domain and self.place == "outside":
             return (f"{self.label}{where}: {noun} {shown} outside the domain "
                     f"({self.domain}) gave a non-finite value")
         return f"{self.label}{where}: gave a non-finite value from {shown}"
 
 
+def _place_in_domain(op: Any, inputs: list[Any], out: Any) -> str:
+    """Where the non-finite values came from, by the op's own domain test (`inside`):
+    "outside" the domain, an "end" of it whose value is infinite (erfinv(1)), an
+    "overflow" (gamma(172): inside, finite in exact arithmetic, too big for a double),
+    or "unknown" (an op that states no test: its domain, if any, is all it can say)."""
+    if op is None or op.inside is None:
+        return "outside" if op is not None and op.domain else "unknown"
+    with np.errstate(all="ignore"):
+        arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
+        bad = ~np.isfinite(np.asarray(out, dtype=np.float64))
+        inside = np.broadcast_to(op.inside(*arrays), bad.shape) if bad.ndim else \
+            np.asarray(op.inside(*arrays)).reshape(())
+        if (bad & ~inside).any():
+            return "outside"
+        if op.ends is not None and (bad & np.broadcast_to(op.ends(*arrays), bad.shape)).any():
+            return "end"
+        if np.isinf(np.asarray(out, dtype=np.float64)[bad]).all():
+            return "overflow"
+    return "unknown"
+
+
 def _short(value: Any) -> str:
-    array = np.asarray(value)
-    if array.size == 1:
-        return f"{array.reshape(()).item():.6g}"
-    return np.array2string(array, precision=4, separator=", ", threshold=6)
+    """A value inside a warning: the tables' one-line form (never numpy's repr, which
+    breaks a matrix across lines and writes 1 as "1.")."""
+    return fmt_brief(value, None)
 
 
 class Evaluation:
@@ -353,7 +382,9 @@ class Program:
                 if op is not None and op.nin >= 0 and op.nin < len(shown):
                     shown = shown[:op.nin]
                 return NonFiniteReport(self.label(instruction), op_name, instruction.span,
-                                       shown, op.domain if op else None)
+                                       shown, op.domain if op else None,
+                                       _place_in_domain(op, shown, getattr(result, "data",
+                                                                           result)))
         return None
 
 
@@ -394,7 +425,7 @@ def _written_as(instruction: Instruction, text: str) -> tuple[str, bool]:
     """How the user wrote an op, and whether as a call by name."""
     span, op_span = instruction.span, instruction.op_span
     source = text[span.start:span.end]
-    if source.startswith("["):
+    if source.startswith("[") and op_span in (None, span):  # not [1,2] + v: that is '+'
         return f"the list {source_label(text, span)}", False
     if _CALL.match(source):
         return source[:source.index("(")].strip(), True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.errors import ArgumentError, GradcliError, Span, UnboundVariableError
+from gradcli.errors import ArgumentError, GradcliError, Span
 from gradcli.language.program import parse
 
 
@@ -12,9 +12,12 @@ def parse_value(text: str) -> np.ndarray:
     """Evaluate a constant expression (no variables) to a float64 array."""
     program = parse(text)
     if program.free_variables:
+        # a bad value (kind argument), not an unbound variable: no binding can give it one
         names = ", ".join(program.free_variables)
-        raise UnboundVariableError(
-            f"a value may only use numbers and constants, not variables ({names})",
+        plural = "s" if len(program.free_variables) > 1 else ""
+        raise ArgumentError(
+            f"a value may only use numbers and constants (pi, e, inf, nan), not the "
+            f"name{plural} {names}",
             span=program._first_use[program.free_variables[0]],
             hint="write the number itself, e.g. x=2 or m=[2, 3] or t=pi/4")
     return np.asarray(program.evaluate({}).data, dtype=np.float64)

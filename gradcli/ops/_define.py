@@ -52,6 +52,9 @@ The keywords of an entry (`defop`; the helpers pass them through):
                           kind), and other names the language accepts (``ln``)
 ``domain, note``          where the op is defined; the derivative chosen at a
                           kink or tie and why
+``inside, ends``          the domain as a numpy test (True inside it, ends
+                          included), and where its ends have an infinite value;
+                          for warnings: an end or an overflow is not "outside"
 ``sample``                per input, an interval inside the domain (tests, docs)
 ``prepare``               checks and canonicalises arguments for one point
 ``linear, moves``         optional fast forward-mode forms (sparse tangents)
@@ -204,7 +207,8 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           core: str | None = None, group: str | None = None,
           aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None,
           printed: str | None = None, taylor: str | None = None,
-          conditions: Sequence[str] = ()) -> OpDef:
+          conditions: Sequence[str] = (), inside: Callable[..., Any] | None = None,
+          ends: Callable[..., Any] | None = None) -> OpDef:
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -225,6 +229,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
         printed=printed, taylor=taylor or ("bilinear" if jvp == "bilinear" else None),
         conditions=tuple(input_names.index(c) for c in conditions),
+        inside=inside, ends=ends,
     )
     if jvp in ("linear", "bilinear"):
         op.jvp = _applied_to_tangents(op, bilinear=jvp == "bilinear")

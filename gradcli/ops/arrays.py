@@ -152,11 +152,19 @@ def _join_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
     return apply(op, tuple(everywhere(tensors, batched)), {"axis": params["axis"] + 1})
 
 
+#: numpy's limit on an array's dimensions, so on how deep a list literal can nest
+MAX_DIMS = 64
+
+
 def _stack_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
     shapes = list(dict.fromkeys(t.shape for t in tensors))  # in the order written
     if len(shapes) > 1:
         raise ShapeError("stack: all inputs must have the same shape, got "
                          + ", ".join(map(str, shapes)))
+    if tensors[0].ndim >= MAX_DIMS:  # numpy's words would list 64 ones and "indexing result"
+        raise ShapeError(f"stack: lists nest at most {MAX_DIMS} deep (an array has at most "
+                         f"{MAX_DIMS} dimensions); this would make {tensors[0].ndim + 1}",
+                         hint="write the data with fewer levels of brackets")
     return _join_axis(tensors, params, 1)
 
 

@@ -54,14 +54,21 @@ def _polygamma(n: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(whole, out, np.nan)
 
 
+def _off_the_poles(x: np.ndarray) -> np.ndarray:
+    """gamma's domain as a test: every x but 0, -1, -2, ..."""
+    return ~((x <= 0) & (x == np.floor(x)))
+
+
 unary("gamma", _gamma, lambda x, out: out * fn.digamma(x), group=SPECIAL,
+      inside=_off_the_poles,
       help="the gamma function, (x-1)! at whole x; also written (x-1)!",
       domain="x not 0, -1, -2, ...", sample=(0.3, 4.0),
       note="at the poles 0, -1, -2, ... the value is inf or nan (as scipy), never an error")
-unary("lgamma", _lgamma, lambda x, out: fn.digamma(x), group=SPECIAL,
+unary("lgamma", _lgamma, lambda x, out: fn.digamma(x), group=SPECIAL, inside=_off_the_poles,
       help="log |gamma(x)|, without overflow", domain="x not 0, -1, -2, ...",
       sample=(0.3, 6.0), note="at the poles the value is +inf")
 unary("digamma", _digamma, lambda x, out: fn.polygamma(1.0, x), group=SPECIAL,
+      inside=_off_the_poles,
       help="d/dx lgamma(x), the psi function", domain="x not 0, -1, -2, ...",
       sample=(0.3, 4.0))
 
@@ -107,9 +114,11 @@ def _erfcinv(x: np.ndarray) -> np.ndarray:
 # d/dx erfinv(x) = sqrt(pi)/2 * exp(erfinv(x)^2): the output makes it cheap
 unary("erfinv", _erfinv, lambda x, out: HALF_SQRT_PI * fn.exp(out * out), group=SPECIAL,
       help="inverse of erf", domain="-1 <= x <= 1", sample=(-0.9, 0.9),
+      inside=lambda x: np.abs(x) <= 1, ends=lambda x: np.abs(x) == 1,
       note="at x = -1 and 1 the value is -inf and inf, and the derivative inf")
 unary("erfcinv", _erfcinv, lambda x, out: -HALF_SQRT_PI * fn.exp(out * out), group=SPECIAL,
       help="inverse of erfc", domain="0 <= x <= 2", sample=(0.1, 1.9),
+      inside=lambda x: (x >= 0) & (x <= 2), ends=lambda x: (x == 0) | (x == 2),
       note="at x = 0 and 2 the value is inf and -inf, and the derivative -inf")
 
 

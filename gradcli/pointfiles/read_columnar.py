@@ -53,13 +53,14 @@ class ColumnarReader:
         except (pa.ArrowException, OSError) as exc:
             self.close()
             what = "Parquet" if source.format == "parquet" else "Arrow IPC"
-            raise PointFileError(f"cannot read {source.name} as {what}: {exc}") from None
+            raise PointFileError(f"{source.name} is not a valid or complete {what} file",
+                                 hint=_arrow_says(exc)) from None
         except BaseException:
             self.close()
             raise
         where = f"the columns of {source.name}"
         self.layout = Layout(schema.names, variables, where)
-        self.layout.require_some(where, variables)
+        self.layout.require_some(source.name, variables)
         self.provided = self.layout.provided
         self.names = schema.names
         self.shapes: dict[str, tuple[int, ...]] = dict(self.layout.shapes)
@@ -111,8 +112,9 @@ class ColumnarReader:
                     first += piece.num_rows
         except (pa.ArrowException, OSError) as exc:
             # an IPC file has no index of record counts: what follows cannot be placed
-            raise PointFileError(f"cannot read {self.source.name} as Arrow IPC after "
-                                 f"record {first - 1}: {exc}") from None
+            raise PointFileError(f"{self.source.name} is not a valid or complete Arrow IPC "
+                                 f"file: it cannot be read after record {first - 1}",
+                                 hint=_arrow_says(exc)) from None
 
     def chunks(self) -> Iterator[Chunk]:
         for first, batch in self._batches():
@@ -231,3 +233,10 @@ def _lists(column: Any, name: str, problems: RowProblems,
     """A list column: each row a vector (or a nested, rectangular array) of numbers."""
     parsed = [value_of(name, row) for row in column.to_pylist()]
     return stack_rows(parsed, name, problems, shapes)
+
+
+def _arrow_says(exc: BaseException) -> str:
+    """Arrow's own words ("Expected to read 1330795073 metadata bytes ..."), as a hint:
+    a detail for whoever made the file, not the message."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"Arrow says: {detail}"
