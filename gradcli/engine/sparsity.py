@@ -1,0 +1,298 @@
+"""Sparsity patterns of Jacobians and Hessians, read off a recorded graph.
+
+No derivative is evaluated: each op entry names a *dependency rule*
+(`OpDef.dependency`, beside its batch rule) that says which input elements
+each output element depends on, and a *curvature* (`OpDef.curvature`) that
+says whether the op is linear, bilinear (a product) or nonlinear in its
+inputs. One pass over a topological order (no recursion) carries, for every
+vertex, the pattern "output element e depends on variable v" as two index
+arrays (COO); a Jacobian's pattern is the output's.
+
+A Hessian's pattern is the union of the *nonlinear interactions* of every
+op on the way (Walther, 2008): a nonlinear elementwise z = f(u) couples
+dep(u_e) x dep(u_e); a product a*b couples dep(a_e) x dep(b_e), both ways;
+a nonlinear reduction couples everything it reduces, per output element;
+linear ops couple nothing. That is a superset of the true nonzeros (it
+ignores cancellation and zero adjoints), never a subset.
+
+The rules:
+
+=============  ==============================================================
+elementwise    output e depends on e of every input, numpy-broadcast
+reduction      output e depends on the input elements reduced into it
+moves          the op moves elements (index, reshape, transpose, broadcast):
+               its `moves` function applied to element numbers says where from
+sum_to         the VJP of broadcasting: input elements summed into outputs
+none           no dependence at all (detach)
+None           the conservative dense rule: every output element depends on
+               every input element, and a nonlinear op couples all of them
+=============  ==============================================================
+
+A pattern too large to pay off (more entries than `budget`) stops the
+detection (`TooDense`): the caller computes the dense matrix instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradcli.engine.autograd import topological_order, vertex_of
+from gradcli.engine.tensor import Node, Tensor
+
+
+class TooDense(Exception):
+    """The pattern grew past its budget: a dense computation is as cheap."""
+
+
+class Deps:
+    """Per output element, the variables it depends on.
+
+    Either COO pairs (`elem[k]` depends on `var[k]`, possibly repeated), or
+    `uniform`: every element depends on each variable in `uniform` (what the
+    dense rule leaves, kept compact)."""
+
+    __slots__ = ("elem", "size", "uniform", "var")
+
+    def __init__(self, size: int, elem: np.ndarray | None = None,
+                 var: np.ndarray | None = None, uniform: np.ndarray | None = None):
+        self.size = size
+        self.elem = elem
+        self.var = var
+        self.uniform = uniform
+
+    def variables(self) -> np.ndarray:
+        if self.uniform is not None:
+            return self.uniform
+        assert self.var is not None
+        return np.unique(self.var)
+
+    def coo(self, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.uniform is None:
+            assert self.elem is not None and self.var is not None
+            return self.elem, self.var
+        count = self.size * self.uniform.size
+        if count > budget:
+            raise TooDense
+        return (np.repeat(np.arange(self.size), self.uniform.size),
+                np.tile(self.uniform, self.size))
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.unique(a.astype(np.int64) * n + b)
+    return keys // n, keys % n
+
+
+def _groups(elem: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For entries sorted by element: per entry its group's start and count."""
+    if elem.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    boundary = np.flatnonzero(np.diff(elem)) + 1
+    starts = np.concatenate(([0], boundary))
+    counts = np.diff(np.concatenate((starts, [elem.size])))
+    group = np.repeat(np.arange(starts.size), counts)
+    return starts[group], counts[group], group
+
+
+def _self_pairs(elem: np.ndarray, var: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For every element, all pairs (v, w) of the variables it depends on."""
+    elem, var = _unique_pairs(elem, var, n)  # sorted by element
+    start, count, _ = _groups(elem)
+    rows = np.repeat(var, count)
+    first = np.repeat(start - (np.cumsum(count) - count), count)
+    cols = var[first + np.arange(rows.size)]
+    return rows, cols
+
+
+def _cross_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], n: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """For every element e, dep_a(e) x dep_b(e)."""
+    ea, va = _unique_pairs(*a, n)
+    eb, vb = _unique_pairs(*b, n)
+    lo = np.searchsorted(eb, ea, side="left")
+    hi = np.searchsorted(eb, ea, side="right")
+    count = hi - lo
+    rows = np.repeat(va, count)
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    cols = vb[first + np.arange(rows.size)]
+    return rows, cols
+
+
+def _element_numbers(shape: tuple[int, ...]) -> np.ndarray:
+    return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+
+
+def _gather(deps: Deps, source: np.ndarray, size: int) -> Deps:
+    """Output element o takes the dependence of input element source[o] (-1: none)."""
+    if deps.uniform is not None:
+        return Deps(size, uniform=deps.uniform)
+    assert deps.elem is not None and deps.var is not None
+    order = np.argsort(deps.elem, kind="stable")
+    elem, var = deps.elem[order], deps.var[order]
+    indptr = np.searchsorted(elem, np.arange(deps.size + 1))
+    source = source.reshape(-1)
+    valid = source >= 0
+    out_elem = np.flatnonzero(valid)
+    src = source[valid]
+    lo, count = indptr[src], indptr[src + 1] - indptr[src]
+    new_elem = np.repeat(out_elem, count)
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    return Deps(size, new_elem, var[first + np.arange(new_elem.size)])
+
+
+def _scatter(deps: Deps, target: np.ndarray, size: int) -> Deps:
+    """Input element i goes into output element target[i] (a sum, a reduction)."""
+    if deps.uniform is not None:
+        return Deps(size, uniform=deps.uniform)
+    assert deps.elem is not None and deps.var is not None
+    return Deps(size, target.reshape(-1)[deps.elem], deps.var)
+
+
+class Detector:
+    """One pass over a graph: the dependence of each vertex, and the Hessian's pairs."""
+
+    def __init__(self, n: int, budget: int, hessian: bool):
+        self.n = n
+        self.budget = budget
+        self.hessian = hessian
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.paired = 0
+
+    def couple(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        self.pairs.append((rows, cols))
+        self.paired += rows.size
+        if self.paired > self.budget:
+            # pairs repeat (many ops couple the same variables): merge before giving up
+            merged = _unique_pairs(np.concatenate([r for r, _ in self.pairs]),
+                                   np.concatenate([c for _, c in self.pairs]), self.n)
+            self.pairs = [merged]
+            self.paired = merged[0].size
+            if self.paired > self.budget:
+                raise TooDense
+
+    def couple_uniform(self, variables: np.ndarray) -> None:
+        if variables.size ** 2 > self.budget:
+            raise TooDense
+        self.couple(np.repeat(variables, variables.size), np.tile(variables, variables.size))
+
+    def check(self, deps: Deps) -> Deps:
+        if deps.elem is not None and deps.elem.size > self.budget:
+            # repeated entries from many paths: merge them before giving up
+            elem, var = _unique_pairs(deps.elem, deps.var, self.n)  # type: ignore[arg-type]
+            if elem.size > self.budget:
+                raise TooDense
+            deps = Deps(deps.size, elem, var)
+        return deps
+
+    def step(self, node: Node, incoming: list[Deps | None]) -> Deps | None:
+        op = node.op
+        assert node.out is not None and node.saved is not None
+        out_shape = node.out.shape
+        size = node.out.size
+        rule = op.dependency
+        nonlinear = op.curvature == "nonlinear"
+        if rule == "none":
+            return None
+        shapes = [s.shape for s in node.saved]
+        if rule == "elementwise" and all(len(s) <= len(out_shape) for s in shapes):
+            gathered: list[Deps | None] = []
+            for deps, shape in zip(incoming, shapes, strict=True):
+                if deps is None:
+                    gathered.append(None)
+                    continue
+                if shape == out_shape:
+                    gathered.append(deps)
+                    continue
+                source = np.broadcast_to(_element_numbers(shape), out_shape)
+                gathered.append(_gather(deps, source, size))
+            present = [d for d in gathered if d is not None]
+            if any(d.uniform is not None for d in present):
+                return self._dense(present, size, op.curvature != "linear")
+            if self.hessian and op.curvature == "bilinear" and len(gathered) == 2:
+                a, b = gathered
+                if a is not None and b is not None:
+                    rows, cols = _cross_pairs(a.coo(self.budget), b.coo(self.budget), self.n)
+                    self.couple(rows, cols)
+                    self.couple(cols, rows)
+            merged = Deps(size, np.concatenate([d.elem for d in present]),
+                          np.concatenate([d.var for d in present]))
+            if self.hessian and nonlinear:
+                self.couple(*_self_pairs(merged.elem, merged.var, self.n))  # type: ignore[arg-type]
+            return self.check(merged)
+        if rule == "reduction" and incoming[0] is not None:
+            axis = node.params.get("axis")
+            in_shape = shapes[0]
+            kept = tuple(1 if axis is None or i in axis else s for i, s in enumerate(in_shape))
+            target = np.broadcast_to(_element_numbers(kept), in_shape)
+            deps = _scatter(incoming[0], target, size)
+            if deps.uniform is not None:
+                return self._dense([deps], size, nonlinear)
+            if self.hessian and nonlinear:
+                self.couple(*_self_pairs(deps.elem, deps.var, self.n))  # type: ignore[arg-type]
+            return self.check(deps)
+        if rule == "moves" and len(incoming) == 1 and incoming[0] is not None:
+            move = op.moves(**node.params) if op.moves is not None else None
+            if move is not None:
+                source = np.asarray(move(_element_numbers(shapes[0]) + 1)) - 1
+                if source.shape == out_shape:
+                    return self.check(_gather(incoming[0], source, size))
+        if rule == "sum_to" and incoming[0] is not None:
+            in_shape = shapes[0]
+            padded = (1,) * (len(in_shape) - len(out_shape)) + tuple(out_shape)
+            target = np.broadcast_to(_element_numbers(padded), in_shape)
+            return self.check(_scatter(incoming[0], target, size))
+        present = [d for d in incoming if d is not None]
+        return self._dense(present, size, op.curvature != "linear")
+
+    def _dense(self, present: Sequence[Deps], size: int, nonlinear: bool) -> Deps:
+        variables = np.unique(np.concatenate([d.variables() for d in present]))
+        if self.hessian and nonlinear:
+            self.couple_uniform(variables)
+        return Deps(size, uniform=variables)
+
+
+def detect(output: Tensor, inputs: Sequence[Tensor], *, hessian: bool,
+           budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pattern (rows, cols) of d output / d inputs, or of the Hessian of a scalar output.
+
+    Variables are the inputs' elements flattened and laid end to end. Raises
+    `TooDense` when the pattern would hold more than `budget` entries."""
+    n = sum(t.size for t in inputs)
+    detector = Detector(n, budget, hessian)
+    known: dict[object, Deps] = {}
+    offset = 0
+    for t in inputs:
+        vertex = vertex_of(t)
+        if vertex is not None:
+            size = t.size
+            known[vertex] = Deps(size, np.arange(size, dtype=np.int64),
+                                 np.arange(offset, offset + size, dtype=np.int64))
+        offset += t.size
+    root = vertex_of(output)
+    if root is not None:
+        for vertex in topological_order([root]):
+            if vertex in known or vertex.__class__ is not Node:
+                continue
+            node: Node = vertex
+            incoming = [known.get(e) if e is not None else None for e in node.edges]
+            if all(d is None for d in incoming):
+                continue
+            deps = detector.step(node, incoming)
+            if deps is not None:
+                known[node] = deps
+    if hessian:
+        if not detector.pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        rows = np.concatenate([r for r, _ in detector.pairs])
+        cols = np.concatenate([c for _, c in detector.pairs])
+        # symmetric by construction of every rule; the union with the transpose makes sure
+        return _unique_pairs(np.concatenate((rows, cols)), np.concatenate((cols, rows)), n)
+    final = known.get(root) if root is not None else None
+    if final is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    elem, var = final.coo(budget)
+    return _unique_pairs(elem, var, n)
+
