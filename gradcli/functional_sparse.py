@@ -158,12 +158,66 @@ def gradient_and_sparse_hessian(func: Callable[..., Tensor], inputs: Inputs,
     return out.detach(), [g.data for g in grads], hessian_of(out, leaves, grads, found)
 
 
-def worth_it(found: Any, n: int) -> bool:
+#: below this many variables `auto` stays dense without looking: the dense pass is
+#: already a handful of microseconds per op, and detection would be most of the time
+SMALL = 32
+
+
+def worth_it(found: tuple[np.ndarray, np.ndarray] | None, m: int, n: int) -> bool:
     """Whether `auto` takes the sparse path, given the detected pattern (or None).
 
     Sparse pays when the pattern is at most a quarter full: a compressed pass
     then pushes far fewer directions than the n of the dense one (every
     colouring needs at least as many colours as the densest row, and for such
     patterns it needs few more), and the coordinates are smaller than the
-    matrix. A pattern over its budget never gets here (None: dense)."""
-    return found is not None and found[0].size * 4 <= n * n
+    matrix. Detection under `auto` has that quarter as its budget, so a dense
+    function stops it early (None) and costs only a pass over its first ops."""
+    return found is not None and found[0].size * 4 <= m * n
+
+
+def choose(sparse: str, m: int, n: int) -> int | None:
+    """The detection budget for --sparse on|auto (None: off, or auto on a small matrix)."""
+    if sparse == "off" or (sparse == "auto" and n <= SMALL):
+        return None
+    return m * n if sparse == "on" else max(1, m * n // 4)
+
+
+def gradient_and_hessian_either(func: Callable[..., Tensor], inputs: Inputs, sparse: str
+                                ) -> tuple[Tensor, list[np.ndarray], Any]:
+    """Value, gradients, and the Hessian: a `SparseMatrix` when --sparse on, or auto
+    found a sparse pattern; else the dense blocks of `functional.gradient_and_hessian`.
+    One forward and one recorded backward pass either way."""
+    from gradcli.functional import _hessian_blocks
+
+    leaves, _ = _prepare(inputs)
+    out = _call(func, leaves)
+    _scalar(out, "hessian")
+    n = sum(t.size for t in leaves)
+    budget = choose(sparse, n, n)
+    found = None
+    if budget is not None:
+        found = _detected(out, leaves, n, n, True, budget)
+    grads = _gradients(out, leaves)
+    if sparse == "on" or worth_it(found, n, n):
+        return out.detach(), [g.data for g in grads], hessian_of(out, leaves, grads, found)
+    return out.detach(), [g.data for g in grads], _hessian_blocks(out, leaves, grads)
+
+
+def jacobian_either(func: Callable[..., Tensor], inputs: Inputs, sparse: str,
+                    strategy: str, reverse_only: bool = False
+                    ) -> SparseMatrix | list[np.ndarray]:
+    """The Jacobian: a `SparseMatrix` when --sparse on, or auto found a sparse pattern
+    (compressed forward mode); else the dense blocks of `functional.jacobian` by
+    `strategy` ("reverse_only": the user asked for reverse mode, so no compressed
+    forward pass). One forward pass either way."""
+    from gradcli.functional import jacobian_blocks
+
+    leaves, _ = _prepare(inputs)
+    out = _call(func, leaves)
+    n = sum(t.size for t in leaves)
+    budget = None if reverse_only else choose(sparse, out.size, n)
+    if budget is not None:
+        found = _detected(out, leaves, out.size, n, False, budget)
+        if sparse == "on" or worth_it(found, out.size, n):
+            return jacobian_of(out, leaves, found)
+    return jacobian_blocks(out, leaves, strategy)  # type: ignore[arg-type]

@@ -288,3 +288,90 @@ def test_small_and_linear_functions(n):
     assert fs.sparse_hessian(lambda v: g.sum(v * 2.0), x).nnz == 0
     np.testing.assert_array_equal(fs.sparse_jacobian(lambda v: v * 2.0, x).dense(),
                                   2.0 * np.eye(n))
+
+
+# -- the command line -------------------------------------------------------------------------
+ROSENBROCK = "sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)"
+
+
+def _cli(capsys: Any, *args: str) -> tuple[int, str, str]:
+    from gradcli.cli import _run
+
+    code = _run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _point(n: int) -> str:
+    values = np.random.default_rng(n).uniform(-1, 1, n)
+    return "x=[" + ",".join(repr(float(v)) for v in values) + "]"
+
+
+@pytest.mark.parametrize("command, expression, key", [
+    ("hessian", ROSENBROCK, "hessian"),
+    ("hessian", "sum(x[0]*sin(x)) + sum(x^3)", "hessian"),
+    ("jacobian", "sin(x[1:]*x[:-1])", "jacobian"),
+    ("jacobian", "cumsum(x)*x", "jacobian"),
+])
+def test_sparse_on_gives_coordinates_equal_to_the_dense_matrix(capsys, command, expression,
+                                                               key):
+    import json
+
+    at = _point(40)
+    code, out, err = _cli(capsys, command, expression, at, "--format", "json", "--sparse", "on")
+    assert code == 0, err
+    sparse = json.loads(out)
+    code, out, err = _cli(capsys, command, expression, at, "--format", "json", "--sparse", "off")
+    assert code == 0, err
+    dense = np.array(json.loads(out)[key])
+    coordinates = sparse[key]
+    assert coordinates["shape"] == list(dense.shape)
+    rebuilt = np.zeros(dense.shape)
+    rebuilt[coordinates["rows"], coordinates["cols"]] = coordinates["values"]
+    _agree(rebuilt, dense)
+    assert sparse["products"] <= dense.shape[1]
+
+
+@pytest.mark.parametrize("sparse", ["auto", "on", "off"])
+def test_tables_and_csv_are_the_same_whatever_the_sparse_option(capsys, sparse):
+    at = _point(12)
+    for fmt in ("table", "csv"):
+        code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--format", fmt)
+        assert code == 0, err
+        code, other, err = _cli(capsys, "hessian", ROSENBROCK, at, "--format", fmt,
+                                "--sparse", sparse)
+        assert code == 0, err
+        assert other == out
+
+
+def test_auto_keeps_the_dense_json_and_chooses_sparse_for_a_sparse_pattern(capsys):
+    import json
+
+    from gradcli.compute import hessian
+
+    at = _point(200)
+    code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--format", "json")
+    assert code == 0, err
+    assert isinstance(json.loads(out)["hessian"], list)
+    x = np.random.default_rng(1).uniform(-1, 1, 200)
+    assert hessian(ROSENBROCK, {"x": x}).sparse is not None  # sparse enough: 3 products
+    assert hessian("sum(x)^2", {"x": x}).sparse is None  # dense: the dense pass
+    assert hessian(ROSENBROCK, {"x": x}, sparse="off").sparse is None
+
+
+def test_points_output_is_unchanged_by_sparse(capsys, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1,2\n3,4\n")
+    outputs = []
+    for extra in ([], ["--sparse", "on"], ["--sparse", "off"]):
+        code, out, err = _cli(capsys, "hessian", "x*x*y + sin(x)", "--points", str(points),
+                              "--quiet", *extra)
+        assert code == 0, err
+        outputs.append(out)
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_sparse_on_with_reverse_mode_is_one_clear_error(capsys):
+    code, out, err = _cli(capsys, "jacobian", "sin(x)", "x=[1,2]", "--sparse", "on",
+                          "--mode", "reverse")
+    assert code == 2 and "--mode reverse" in err and "Traceback" not in err

@@ -96,25 +96,29 @@ def _groups(elem: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts[group], counts[group], group
 
 
-def _self_pairs(elem: np.ndarray, var: np.ndarray, n: int
+def _self_pairs(elem: np.ndarray, var: np.ndarray, n: int, budget: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """For every element, all pairs (v, w) of the variables it depends on."""
     elem, var = _unique_pairs(elem, var, n)  # sorted by element
     start, count, _ = _groups(elem)
+    if int(count.sum()) > budget:  # counted before they are made: a dense block stops here
+        raise TooDense
     rows = np.repeat(var, count)
     first = np.repeat(start - (np.cumsum(count) - count), count)
     cols = var[first + np.arange(rows.size)]
     return rows, cols
 
 
-def _cross_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], n: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _cross_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], n: int,
+                 budget: int) -> tuple[np.ndarray, np.ndarray]:
     """For every element e, dep_a(e) x dep_b(e)."""
     ea, va = _unique_pairs(*a, n)
     eb, vb = _unique_pairs(*b, n)
     lo = np.searchsorted(eb, ea, side="left")
     hi = np.searchsorted(eb, ea, side="right")
     count = hi - lo
+    if int(count.sum()) > budget:
+        raise TooDense
     rows = np.repeat(va, count)
     first = np.repeat(lo - (np.cumsum(count) - count), count)
     cols = vb[first + np.arange(rows.size)]
@@ -214,13 +218,15 @@ class Detector:
             if self.hessian and op.curvature == "bilinear" and len(gathered) == 2:
                 a, b = gathered
                 if a is not None and b is not None:
-                    rows, cols = _cross_pairs(a.coo(self.budget), b.coo(self.budget), self.n)
+                    rows, cols = _cross_pairs(a.coo(self.budget), b.coo(self.budget), self.n,
+                                               self.budget)
                     self.couple(rows, cols)
                     self.couple(cols, rows)
             merged = Deps(size, np.concatenate([d.elem for d in present]),
                           np.concatenate([d.var for d in present]))
             if self.hessian and nonlinear:
-                self.couple(*_self_pairs(merged.elem, merged.var, self.n))  # type: ignore[arg-type]
+                self.couple(*_self_pairs(merged.elem, merged.var, self.n,  # type: ignore[arg-type]
+                                         self.budget))
             return self.check(merged)
         if rule == "reduction" and incoming[0] is not None:
             axis = node.params.get("axis")
@@ -231,7 +237,8 @@ class Detector:
             if deps.uniform is not None:
                 return self._dense([deps], size, nonlinear)
             if self.hessian and nonlinear:
-                self.couple(*_self_pairs(deps.elem, deps.var, self.n))  # type: ignore[arg-type]
+                self.couple(*_self_pairs(deps.elem, deps.var, self.n,  # type: ignore[arg-type]
+                                         self.budget))
             return self.check(deps)
         if rule == "moves" and len(incoming) == 1 and incoming[0] is not None:
             move = op.moves(**node.params) if op.moves is not None else None
