@@ -157,6 +157,9 @@ def _neighbour_counts(rows: np.ndarray, cols: np.ndarray, colour: np.ndarray) ->
     """Per entry (i, j): whether j is the only neighbour of i with colour(j)."""
     p = int(colour.max()) + 1 if colour.size else 1
     keys = rows.astype(np.int64) * p + colour[cols]
+    span = (int(rows.max()) + 1) * p if rows.size else 0
+    if span <= 8 * keys.size + 1024:  # few colours: count by table, not by sorting
+        return np.asarray(np.bincount(keys, minlength=span)[keys] == 1)
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     return np.asarray(counts[inverse] == 1)
 

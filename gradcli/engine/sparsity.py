@@ -53,14 +53,22 @@ class Deps:
     `uniform`: every element depends on each variable in `uniform` (what the
     dense rule leaves, kept compact)."""
 
-    __slots__ = ("elem", "size", "uniform", "var")
+    __slots__ = ("elem", "size", "tidy", "uniform", "var")
 
     def __init__(self, size: int, elem: np.ndarray | None = None,
-                 var: np.ndarray | None = None, uniform: np.ndarray | None = None):
+                 var: np.ndarray | None = None, uniform: np.ndarray | None = None,
+                 tidy: bool = False):
         self.size = size
         self.elem = elem
         self.var = var
         self.uniform = uniform
+        #: the pairs are sorted by element and hold no repeats (no merging needed)
+        self.tidy = tidy
+
+    def tidied(self, n: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs sorted by element, without repeats."""
+        elem, var = self.coo(budget)
+        return (elem, var) if self.tidy else _unique_pairs(elem, var, n)
 
     def variables(self) -> np.ndarray:
         if self.uniform is not None:
@@ -80,7 +88,14 @@ class Deps:
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.unique(a.astype(np.int64) * n + b)
+    """The pairs (a, b) sorted and without repeats: one sort of a*n + b (np.unique's
+    hashing is several times slower on these integer keys)."""
+    keys = np.sort(a.astype(np.int64) * n + b)
+    if keys.size > 1:
+        keep = np.empty(keys.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        keys = keys[keep]
     return keys // n, keys % n
 
 
@@ -96,10 +111,9 @@ def _groups(elem: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts[group], counts[group], group
 
 
-def _self_pairs(elem: np.ndarray, var: np.ndarray, n: int, budget: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _self_pairs(deps: Deps, n: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
     """For every element, all pairs (v, w) of the variables it depends on."""
-    elem, var = _unique_pairs(elem, var, n)  # sorted by element
+    elem, var = deps.tidied(n, budget)
     start, count, _ = _groups(elem)
     if int(count.sum()) > budget:  # counted before they are made: a dense block stops here
         raise TooDense
@@ -109,11 +123,10 @@ def _self_pairs(elem: np.ndarray, var: np.ndarray, n: int, budget: int
     return rows, cols
 
 
-def _cross_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], n: int,
-                 budget: int) -> tuple[np.ndarray, np.ndarray]:
+def _cross_pairs(a: Deps, b: Deps, n: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
     """For every element e, dep_a(e) x dep_b(e)."""
-    ea, va = _unique_pairs(*a, n)
-    eb, vb = _unique_pairs(*b, n)
+    ea, va = a.tidied(n, budget)
+    eb, vb = b.tidied(n, budget)
     lo = np.searchsorted(eb, ea, side="left")
     hi = np.searchsorted(eb, ea, side="right")
     count = hi - lo
@@ -134,8 +147,10 @@ def _gather(deps: Deps, source: np.ndarray, size: int) -> Deps:
     if deps.uniform is not None:
         return Deps(size, uniform=deps.uniform)
     assert deps.elem is not None and deps.var is not None
-    order = np.argsort(deps.elem, kind="stable")
-    elem, var = deps.elem[order], deps.var[order]
+    elem, var = deps.elem, deps.var
+    if not deps.tidy:
+        order = np.argsort(elem, kind="stable")
+        elem, var = elem[order], var[order]
     indptr = np.searchsorted(elem, np.arange(deps.size + 1))
     source = source.reshape(-1)
     valid = source >= 0
@@ -144,7 +159,8 @@ def _gather(deps: Deps, source: np.ndarray, size: int) -> Deps:
     lo, count = indptr[src], indptr[src + 1] - indptr[src]
     new_elem = np.repeat(out_elem, count)
     first = np.repeat(lo - (np.cumsum(count) - count), count)
-    return Deps(size, new_elem, var[first + np.arange(new_elem.size)])
+    # each output element copies one input element's variables: tidy stays tidy
+    return Deps(size, new_elem, var[first + np.arange(new_elem.size)], tidy=deps.tidy)
 
 
 def _scatter(deps: Deps, target: np.ndarray, size: int) -> Deps:
@@ -188,7 +204,7 @@ class Detector:
             elem, var = _unique_pairs(deps.elem, deps.var, self.n)  # type: ignore[arg-type]
             if elem.size > self.budget:
                 raise TooDense
-            deps = Deps(deps.size, elem, var)
+            deps = Deps(deps.size, elem, var, tidy=True)
         return deps
 
     def step(self, node: Node, incoming: list[Deps | None]) -> Deps | None:
@@ -218,15 +234,14 @@ class Detector:
             if self.hessian and op.curvature == "bilinear" and len(gathered) == 2:
                 a, b = gathered
                 if a is not None and b is not None:
-                    rows, cols = _cross_pairs(a.coo(self.budget), b.coo(self.budget), self.n,
-                                               self.budget)
+                    rows, cols = _cross_pairs(a, b, self.n, self.budget)
                     self.couple(rows, cols)
                     self.couple(cols, rows)
-            merged = Deps(size, np.concatenate([d.elem for d in present]),
-                          np.concatenate([d.var for d in present]))
+            merged = present[0] if len(present) == 1 else \
+                Deps(size, np.concatenate([d.elem for d in present]),
+                     np.concatenate([d.var for d in present]))
             if self.hessian and nonlinear:
-                self.couple(*_self_pairs(merged.elem, merged.var, self.n,  # type: ignore[arg-type]
-                                         self.budget))
+                self.couple(*_self_pairs(merged, self.n, self.budget))
             return self.check(merged)
         if rule == "reduction" and incoming[0] is not None:
             axis = node.params.get("axis")
@@ -237,8 +252,7 @@ class Detector:
             if deps.uniform is not None:
                 return self._dense([deps], size, nonlinear)
             if self.hessian and nonlinear:
-                self.couple(*_self_pairs(deps.elem, deps.var, self.n,  # type: ignore[arg-type]
-                                         self.budget))
+                self.couple(*_self_pairs(deps, self.n, self.budget))
             return self.check(deps)
         if rule == "moves" and len(incoming) == 1 and incoming[0] is not None:
             move = op.moves(**node.params) if op.moves is not None else None
@@ -276,7 +290,7 @@ def detect(output: Tensor, inputs: Sequence[Tensor], *, hessian: bool,
         if vertex is not None:
             size = t.size
             known[vertex] = Deps(size, np.arange(size, dtype=np.int64),
-                                 np.arange(offset, offset + size, dtype=np.int64))
+                                 np.arange(offset, offset + size, dtype=np.int64), tidy=True)
         offset += t.size
     root = vertex_of(output)
     if root is not None:
@@ -295,8 +309,8 @@ def detect(output: Tensor, inputs: Sequence[Tensor], *, hessian: bool,
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         rows = np.concatenate([r for r, _ in detector.pairs])
         cols = np.concatenate([c for _, c in detector.pairs])
-        # symmetric by construction of every rule; the union with the transpose makes sure
-        return _unique_pairs(np.concatenate((rows, cols)), np.concatenate((cols, rows)), n)
+        # symmetric already: self pairs are, products couple both ways, dense blocks are
+        return _unique_pairs(rows, cols, n)
     final = known.get(root) if root is not None else None
     if final is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
