@@ -35,10 +35,12 @@ detection (`TooDense`): the caller computes the dense matrix instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from gradcli.engine.autograd import topological_order, vertex_of
+from gradcli.engine.collector import no_cycle_collection
 from gradcli.engine.tensor import Node, Tensor
 
 
@@ -294,16 +296,8 @@ def detect(output: Tensor, inputs: Sequence[Tensor], *, hessian: bool,
         offset += t.size
     root = vertex_of(output)
     if root is not None:
-        for vertex in topological_order([root]):
-            if vertex in known or vertex.__class__ is not Node:
-                continue
-            node: Node = vertex
-            incoming = [known.get(e) if e is not None else None for e in node.edges]
-            if all(d is None for d in incoming):
-                continue
-            deps = detector.step(node, incoming)
-            if deps is not None:
-                known[node] = deps
+        with no_cycle_collection():  # a walk of gradcli's own over the graph
+            _walk(detector, known, root)
     if hessian:
         if not detector.pairs:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -317,3 +311,16 @@ def detect(output: Tensor, inputs: Sequence[Tensor], *, hessian: bool,
     elem, var = final.coo(budget)
     return _unique_pairs(elem, var, n)
 
+
+def _walk(detector: Detector, known: dict[object, Deps], root: Any) -> None:
+    """The dependence of every vertex, in topological order (no recursion)."""
+    for vertex in topological_order([root]):
+        if vertex in known or vertex.__class__ is not Node:
+            continue
+        node: Node = vertex
+        incoming = [known.get(e) if e is not None else None for e in node.edges]
+        if all(d is None for d in incoming):
+            continue
+        deps = detector.step(node, incoming)
+        if deps is not None:
+            known[node] = deps
