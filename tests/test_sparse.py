@@ -375,3 +375,20 @@ def test_sparse_on_with_reverse_mode_is_one_clear_error(capsys):
     code, out, err = _cli(capsys, "jacobian", "sin(x)", "x=[1,2]", "--sparse", "on",
                           "--mode", "reverse")
     assert code == 2 and "--mode reverse" in err and "Traceback" not in err
+
+
+def test_sparse_on_json_needs_no_dense_matrix(capsys, monkeypatch):
+    """Over the element limit the dense matrix is refused, with one clear message; the
+    coordinates of --sparse on still come out."""
+    import json
+
+    monkeypatch.setenv("GRADCLI_MAX_ELEMENTS", "1000")
+    at = _point(60)  # a 60 x 60 Hessian: 3,600 elements
+    code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--sparse", "off")
+    assert code != 0 and "GRADCLI_MAX_ELEMENTS" in err and "Traceback" not in err
+    code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--sparse", "on", "--format",
+                          "json")
+    assert code == 0, err
+    assert len(json.loads(out)["hessian"]["rows"]) == 3 * 60 - 2
+    code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--sparse", "on")
+    assert code != 0 and "GRADCLI_MAX_ELEMENTS" in err and "Traceback" not in err
