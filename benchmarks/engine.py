@@ -12,8 +12,9 @@
     (numpy: the three diagonals and their coordinates). Target: within 2x. At
     n = 1,000 against jax.jit(jax.hessian) (compiled once before timing, float64),
     where jax is installed. Target: at least 3x faster. And a dense function
-    through `compute.hessian` with --sparse auto (detection runs, finds it dense)
-    against --sparse off (today's path). Target: at most 5% slower.
+    through `compute.hessian` and `compute.jacobian` with --sparse auto (detection
+    runs, finds it dense) against --sparse off (today's path). Target: at most 5%
+    slower.
 
 Run: python benchmarks/engine.py [--repeats R] [--only sparse]
 """
@@ -168,6 +169,7 @@ def _jax_hessian() -> Callable[[np.ndarray], object] | None:
 
 
 DENSE_EXPRESSION = "sum(sin(x))^2 + sum(x*x)*sum(cos(x))"
+DENSE_JACOBIAN = "sin(x)*sum(cos(x))"
 
 
 def sparse_section(repeats: int) -> None:
@@ -206,13 +208,14 @@ def sparse_section(repeats: int) -> None:
         elif n == 1000:
             line += "   (jax not installed: pip install 'jax>=0.4')"
         print(line)
-    for n in (300,):
-        at = {"x": rng.uniform(-1, 1, n)}
-        auto, off = interleaved([lambda at=at: compute.hessian(DENSE_EXPRESSION, at),
-                                 lambda at=at: compute.hessian(DENSE_EXPRESSION, at,
-                                                               sparse="off")], repeats * 8)
+    at = {"x": rng.uniform(-1, 1, 300)}
+    for command, expression in ((compute.hessian, DENSE_EXPRESSION),
+                                (compute.jacobian, DENSE_JACOBIAN)):
+        auto, off = interleaved([lambda c=command, e=expression: c(e, at),
+                                 lambda c=command, e=expression: c(e, at, sparse="off")],
+                                repeats * 8)
         slower = auto / off - 1
-        print(f"dense function, n = {n}: --sparse auto {auto * 1e3:.2f} ms, off "
+        print(f"dense {command.__name__}, n = 300: --sparse auto {auto * 1e3:.2f} ms, off "
               f"{off * 1e3:.2f} ms: {slower * 100:+.1f}% (target <= +5%) "
               f"{'ok' if slower <= 0.05 else 'MISS'}")
 

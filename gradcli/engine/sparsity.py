@@ -72,11 +72,14 @@ class Deps:
         elem, var = self.coo(budget)
         return (elem, var) if self.tidy else _unique_pairs(elem, var, n)
 
-    def variables(self) -> np.ndarray:
+    def variables(self, n: int) -> np.ndarray:
+        """The variables any element depends on, sorted (a mask over all n: O(n + k))."""
         if self.uniform is not None:
             return self.uniform
         assert self.var is not None
-        return np.unique(self.var)
+        mask = np.zeros(n, dtype=bool)
+        mask[self.var] = True
+        return np.flatnonzero(mask)
 
     def coo(self, budget: int) -> tuple[np.ndarray, np.ndarray]:
         if self.uniform is None:
@@ -144,7 +147,7 @@ def _element_numbers(shape: tuple[int, ...]) -> np.ndarray:
     return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
 
 
-def _gather(deps: Deps, source: np.ndarray, size: int) -> Deps:
+def _gather(deps: Deps, source: np.ndarray, size: int, budget: int) -> Deps:
     """Output element o takes the dependence of input element source[o] (-1: none)."""
     if deps.uniform is not None:
         return Deps(size, uniform=deps.uniform)
@@ -159,6 +162,8 @@ def _gather(deps: Deps, source: np.ndarray, size: int) -> Deps:
     out_elem = np.flatnonzero(valid)
     src = source[valid]
     lo, count = indptr[src], indptr[src + 1] - indptr[src]
+    if deps.tidy and int(count.sum()) > budget:  # no repeats to merge: over for good
+        raise TooDense
     new_elem = np.repeat(out_elem, count)
     first = np.repeat(lo - (np.cumsum(count) - count), count)
     # each output element copies one input element's variables: tidy stays tidy
@@ -229,7 +234,7 @@ class Detector:
                     gathered.append(deps)
                     continue
                 source = np.broadcast_to(_element_numbers(shape), out_shape)
-                gathered.append(_gather(deps, source, size))
+                gathered.append(_gather(deps, source, size, self.budget))
             present = [d for d in gathered if d is not None]
             if any(d.uniform is not None for d in present):
                 return self._dense(present, size, op.curvature != "linear")
@@ -253,15 +258,19 @@ class Detector:
             deps = _scatter(incoming[0], target, size)
             if deps.uniform is not None:
                 return self._dense([deps], size, nonlinear)
+            # a reduction repeats each variable once per reduced element: merged now, so a
+            # broadcast of its result is counted exactly (and stopped early when too dense)
+            deps = Deps(size, *_unique_pairs(deps.elem, deps.var, self.n),  # type: ignore[arg-type]
+                        tidy=True)
             if self.hessian and nonlinear:
                 self.couple(*_self_pairs(deps, self.n, self.budget))
-            return self.check(deps)
+            return deps
         if rule == "moves" and len(incoming) == 1 and incoming[0] is not None:
             move = op.moves(**node.params) if op.moves is not None else None
             if move is not None:
                 source = np.asarray(move(_element_numbers(shapes[0]) + 1)) - 1
                 if source.shape == out_shape:
-                    return self.check(_gather(incoming[0], source, size))
+                    return self.check(_gather(incoming[0], source, size, self.budget))
         if rule == "sum_to" and incoming[0] is not None:
             in_shape = shapes[0]
             padded = (1,) * (len(in_shape) - len(out_shape)) + tuple(out_shape)
@@ -271,7 +280,10 @@ class Detector:
         return self._dense(present, size, op.curvature != "linear")
 
     def _dense(self, present: Sequence[Deps], size: int, nonlinear: bool) -> Deps:
-        variables = np.unique(np.concatenate([d.variables() for d in present]))
+        mask = np.zeros(self.n, dtype=bool)
+        for d in present:
+            mask[d.variables(self.n)] = True
+        variables = np.flatnonzero(mask)
         if self.hessian and nonlinear:
             self.couple_uniform(variables)
         return Deps(size, uniform=variables)
