@@ -73,6 +73,14 @@ def step(pool: list[Any], choice: int, pick: int, other: int, rng: np.random.Gen
         return g.dot(a, a) + b
     if kind == 12:
         return g.clip(a, -0.5, 0.5) * b[: 1] if b.shape[0] >= 1 else a
+    if kind == 13 and a.shape[0] % 2 == 0:  # products of variable matrices and vectors
+        x, y = _trim(a, b)
+        half = x.shape[0] // 2
+        if x.shape[0] % 2 == 0 and x.shape[0] >= 2:
+            m = g.reshape(x, (2, half))
+            product = [m @ g.reshape(y, (half, 2)), m @ g.sin(x[:half]),
+                       g.cos(y[:2]) @ m][other % 3]
+            return g.reshape(product, (-1,))
     return a * 1.5 - 0.25
 
 
@@ -157,7 +165,7 @@ def test_sparse_jacobian_equals_dense(steps, n, seed):
 
 
 def test_every_op_has_a_dependency_rule_or_the_dense_fallback():
-    rules = {None, "elementwise", "reduction", "moves", "sum_to", "none"}
+    rules = {None, "elementwise", "reduction", "moves", "sum_to", "matmul", "none"}
     for op in OPS.values():
         assert op.dependency in rules, op.name
         assert op.curvature in ("linear", "bilinear", "nonlinear"), op.name
@@ -392,3 +400,15 @@ def test_sparse_on_json_needs_no_dense_matrix(capsys, monkeypatch):
     assert len(json.loads(out)["hessian"]["rows"]) == 3 * 60 - 2
     code, out, err = _cli(capsys, "hessian", ROSENBROCK, at, "--sparse", "on")
     assert code != 0 and "GRADCLI_MAX_ELEMENTS" in err and "Traceback" not in err
+
+
+def test_a_matrix_product_depends_on_its_row_and_the_vector_only():
+    """The matmul rule: (X @ w)[i] depends on row i of X and on w, not on all of X."""
+    def f(x, w):
+        return g.reshape(x, (3, 2)) @ w
+
+    xs = (g.tensor(np.arange(1.0, 7.0)), g.tensor(np.array([0.5, -1.0])))
+    rows, cols = fs.pattern(f, xs)
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == sorted(
+        (i, j) for i in range(3) for j in (2 * i, 2 * i + 1, 6, 7))
+    _agree(fs.sparse_jacobian(f, xs).dense(), _dense_jacobian(f, xs))

@@ -23,6 +23,8 @@ reduction      output e depends on the input elements reduced into it
 moves          the op moves elements (index, reshape, transpose, broadcast):
                its `moves` function applied to element numbers says where from
 sum_to         the VJP of broadcasting: input elements summed into outputs
+matmul         a product of vectors or matrices: C[i, j] on row i of A and column
+               j of B (stacks of matrices take the dense rule)
 none           no dependence at all (detach)
 None           the conservative dense rule: every output element depends on
                every input element, and a nonlinear op couples all of them
@@ -271,6 +273,10 @@ class Detector:
                 source = np.asarray(move(_element_numbers(shapes[0]) + 1)) - 1
                 if source.shape == out_shape:
                     return self.check(_gather(incoming[0], source, size, self.budget))
+        if rule == "matmul" and len(shapes) == 2 and all(1 <= len(t) <= 2 for t in shapes):
+            found = self._matmul(incoming, shapes, size)
+            if found is not None:
+                return found
         if rule == "sum_to" and incoming[0] is not None:
             in_shape = shapes[0]
             padded = (1,) * (len(in_shape) - len(out_shape)) + tuple(out_shape)
@@ -278,6 +284,32 @@ class Detector:
             return self.check(_scatter(incoming[0], target, size))
         present = [d for d in incoming if d is not None]
         return self._dense(present, size, op.curvature != "linear")
+
+    def _matmul(self, incoming: list[Deps | None], shapes: list[tuple[int, ...]], size: int
+                ) -> Deps | None:
+        """C = A @ B for vectors and matrices: C[i, j] depends on A[i, k] and B[k, j] for
+        every k, and couples dep(A[i, k]) x dep(B[k, j]). None: left to the dense rule
+        (a uniform input, or more (i, j, k) triples than the budget)."""
+        if any(d is not None and d.uniform is not None for d in incoming):
+            return None
+        a_shape, b_shape = shapes
+        m, k = (1, a_shape[0]) if len(a_shape) == 1 else a_shape
+        n = 1 if len(b_shape) == 1 else b_shape[1]
+        if m * n * k > self.budget:
+            return None
+        i, j, kk = (a.reshape(-1) for a in np.indices((m, n, k), dtype=np.int64))
+        out = i * n + j
+        sources = (i * k + kk, kk * n + j)
+        gathered = [None if d is None else _gather(d, src, out.size, self.budget)
+                    for d, src in zip(incoming, sources, strict=True)]
+        a, b = gathered
+        if self.hessian and a is not None and b is not None:
+            rows, cols = _cross_pairs(a, b, self.n, self.budget)
+            self.couple(rows, cols)
+            self.couple(cols, rows)
+        present = [g for g in gathered if g is not None]
+        return self.check(Deps(size, np.concatenate([out[g.elem] for g in present]),
+                               np.concatenate([g.var for g in present])))
 
     def _dense(self, present: Sequence[Deps], size: int, nonlinear: bool) -> Deps:
         mask = np.zeros(self.n, dtype=bool)
