@@ -80,10 +80,23 @@ def gradient(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None =
                       gradient=gradient_arrays, seed=seed_array)
 
 
-def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,
-            eig: bool = False, gtol: float | None = None) -> HessianResult:
-    from gradcli import functional
+def _sparse_choice(sparse: str) -> str:
+    if sparse not in ("auto", "on", "off"):
+        raise ArgumentError(f"--sparse must be auto, on or off, not '{sparse}'")
+    return sparse
 
+
+def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,
+            eig: bool = False, gtol: float | None = None, sparse: str = "auto"
+            ) -> HessianResult:
+    """The value, gradient and Hessian. `sparse`: "on" finds the pattern from the graph
+    and computes the Hessian by a star colouring and Hessian-vector products (the
+    result keeps the coordinates, and JSON gives them); "off" is the dense pass;
+    "auto" takes the sparse path when the pattern is at most a quarter full (see
+    `functional_sparse.worth_it`), with the same output as "off"."""
+    from gradcli import functional_sparse
+
+    _sparse_choice(sparse)
     program, values, chosen, warnings = prepare(expression, at, wrt)
     f = function_of(program, values, chosen)
     evaluation = program.run(make_leaves(values, []))
@@ -91,28 +104,35 @@ def hessian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = 
     if not chosen:
         raise ArgumentError("the expression has no variables to differentiate")
     n_in = sum(values[n].size for n in chosen)
-    check_shape((n_in, n_in), "the Hessian")
+    if sparse != "on":
+        check_shape((n_in, n_in), "the Hessian")
     with watch_nonfinite() as log:
-        value, grads, blocks = functional.gradient_and_hessian(
-            f, tuple(Tensor(values[n]) for n in chosen))
+        value, grads, found = functional_sparse.gradient_and_hessian_either(
+            f, tuple(Tensor(values[n]) for n in chosen), sparse)
     sizes = [values[n].size for n in chosen]
-    matrix = np.block([[blocks[i][j].reshape(sizes[i], sizes[j]) for j in range(len(chosen))]
-                       for i in range(len(chosen))]) if chosen else np.zeros((0, 0))
+    coordinates = sparse == "on"
+    if isinstance(found, functional_sparse.SparseMatrix):
+        matrix, held = None, found
+        entries = found.values
+    else:
+        matrix = np.block([[found[i][j].reshape(sizes[i], sizes[j])
+                            for j in range(len(chosen))] for i in range(len(chosen))])
+        held, entries = None, matrix
     labels = [label for n in chosen for label in flat_labels(n, values[n].shape)]
     gradient_arrays = dict(zip(chosen, grads, strict=True))
     warnings += nonfinite_warnings(program, evaluation, values)
     warnings += check_derivatives(gradient_arrays, log, "the gradient")
-    warnings += check_derivatives({"the variables": matrix}, log, "the Hessian")
-    verdict = None
+    warnings += check_derivatives({"the variables": entries}, log, "the Hessian")
+    result = HessianResult("hessian", expression, values, value.data, warnings,
+                           nonfinite=not (np.all(np.isfinite(entries)) and np.isfinite(
+                               value.data).all()),
+                           gradient=gradient_arrays, labels=labels, hessian=matrix,
+                           sparse=held, coordinates=coordinates)
     if eig or gtol is not None:
         point = np.concatenate([values[n].reshape(-1) for n in chosen])
-        verdict = classify(matrix, grads, point, rounding=_gradient_rounding(f, values, chosen),
-                           gtol=gtol)
-    return HessianResult("hessian", expression, values, value.data, warnings,
-                         nonfinite=not (np.all(np.isfinite(matrix)) and np.isfinite(
-                             value.data).all()),
-                         gradient=gradient_arrays, labels=labels, hessian=matrix,
-                         verdict=verdict)
+        result.verdict = classify(result.hessian, grads, point,
+                                  rounding=_gradient_rounding(f, values, chosen), gtol=gtol)
+    return result
 
 
 def _gradient_rounding(f: Any, values: dict[str, np.ndarray], chosen: list[str]) -> np.ndarray:
@@ -126,33 +146,48 @@ def _gradient_rounding(f: Any, values: dict[str, np.ndarray], chosen: list[str])
 
 
 def jacobian(expression: str, at: Mapping[str, Any], wrt: Sequence[str] | None = None,
-             mode: str = "auto") -> JacobianResult:
-    from gradcli import functional
+             mode: str = "auto", sparse: str = "auto") -> JacobianResult:
+    """The Jacobian. `sparse` as for `hessian`: "on" colours the columns of the detected
+    pattern and runs compressed forward mode (so it does not go with --mode reverse);
+    "auto" does so when the pattern is at most a quarter full and --mode is not
+    reverse."""
+    from gradcli import functional_sparse
 
     if mode not in ("auto", "forward", "reverse"):
         raise ArgumentError(f"--mode must be auto, forward or reverse, not '{mode}'")
+    _sparse_choice(sparse)
+    if sparse == "on" and mode == "reverse":
+        raise ArgumentError("--sparse on computes the Jacobian by forward mode (compressed "
+                            "columns), so it does not go with --mode reverse",
+                            hint="leave out --mode, or use --sparse off")
     program, values, chosen, warnings = prepare(expression, at, wrt)
     if not chosen:
         raise ArgumentError("the expression has no variables to differentiate")
     evaluation = program.run(make_leaves(values, []))
     output = evaluation.output
     n_in = sum(values[n].size for n in chosen)
-    check_shape((output.size, n_in), "the Jacobian")
+    if sparse != "on":
+        check_shape((output.size, n_in), "the Jacobian")
     used = mode if mode != "auto" else ("forward" if n_in <= output.size else "reverse")
     with watch_nonfinite() as log:
-        blocks = functional.jacobian(function_of(program, values, chosen),
-                                     tuple(Tensor(values[n]) for n in chosen),
-                                     strategy="forward" if used == "forward" else "reverse")
-    matrix = np.hstack([b.data.reshape(output.size, values[n].size)
-                        for b, n in zip(blocks, chosen, strict=True)])
+        found = functional_sparse.jacobian_either(
+            function_of(program, values, chosen), tuple(Tensor(values[n]) for n in chosen),
+            sparse, used, reverse_only=mode == "reverse")
+    if isinstance(found, functional_sparse.SparseMatrix):
+        matrix, held, entries, used = None, found, found.values, "forward"
+    else:
+        matrix = np.hstack([b.reshape(output.size, values[n].size)
+                            for b, n in zip(found, chosen, strict=True)])
+        held, entries = None, matrix
     labels = [label for n in chosen for label in flat_labels(n, values[n].shape)]
     outputs = output_labels(program, output.shape)
     warnings += nonfinite_warnings(program, evaluation, values)
-    warnings += check_derivatives({"the variables": matrix}, log, "the Jacobian")
+    warnings += check_derivatives({"the variables": entries}, log, "the Jacobian")
     return JacobianResult("jacobian", expression, values, output.data, warnings,
-                          nonfinite=not (np.all(np.isfinite(matrix)) and
+                          nonfinite=not (np.all(np.isfinite(entries)) and
                                          np.isfinite(output.data).all()),
-                          outputs=outputs, labels=labels, jacobian=matrix, mode=used)
+                          outputs=outputs, labels=labels, jacobian=matrix, mode=used,
+                          sparse=held, coordinates=sparse == "on")
 
 
 def output_labels(program: Program, shape: tuple[int, ...]) -> list[str]:

@@ -80,18 +80,24 @@ def jacobian(func: Callable[..., Tensor], inputs: Inputs, strategy: Strategy = "
     "forward" pushes all input directions at once; "reverse" pulls one output
     element at a time; "auto" picks the one with fewer passes.
     """
-    leaves, single = _prepare(inputs)
-    out = _call(func, leaves)
-    n_in = sum(t.size for t in leaves)
     if strategy not in ("reverse", "forward", "auto"):
         raise ArgumentError(f"strategy must be 'reverse', 'forward' or 'auto', not {strategy!r}")
+    leaves, single = _prepare(inputs)
+    out = _call(func, leaves)
+    return _wrap(jacobian_blocks(out, leaves, strategy), single)
+
+
+def jacobian_blocks(out: Tensor, leaves: tuple[Tensor, ...], strategy: Strategy
+                    ) -> list[np.ndarray]:
+    """The Jacobian of a recorded output, per input (shape out.shape + input.shape)."""
+    n_in = sum(t.size for t in leaves)
     if strategy == "auto":
         strategy = "forward" if n_in <= out.size else "reverse"
     if not out.requires_grad:
-        return _wrap([np.zeros((*out.shape, *t.shape)) for t in leaves], single)
+        return [np.zeros((*out.shape, *t.shape)) for t in leaves]
     if strategy == "forward":
         (stacked,) = push_tangents([out], list(leaves), _identity_tangents(leaves))
-        return _wrap(_split_columns(stacked, out.shape, leaves), single)
+        return _split_columns(stacked, out.shape, leaves)
     rows: list[list[np.ndarray]] = [[] for _ in leaves]
     for k in range(out.size):
         seed = np.zeros(out.size)
@@ -100,9 +106,8 @@ def jacobian(func: Callable[..., Tensor], inputs: Inputs, strategy: Strategy = "
                      retain_graph=True, allow_unused=True)
         for i, (g, t) in enumerate(zip(grads, leaves, strict=True)):
             rows[i].append(np.zeros(t.shape) if g is None else g.data)
-    return _wrap([np.stack(r).reshape((*out.shape, *t.shape)) if r else
-                  np.zeros((*out.shape, *t.shape)) for r, t in zip(rows, leaves, strict=True)],
-                 single)
+    return [np.stack(r).reshape((*out.shape, *t.shape)) if r else
+            np.zeros((*out.shape, *t.shape)) for r, t in zip(rows, leaves, strict=True)]
 
 
 def _scalar(out: Tensor, what: str) -> None:

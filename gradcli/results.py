@@ -49,16 +49,46 @@ class GradResult(Result):
         self.seed = seed
 
 
+class _Matrix:
+    """A result's matrix, dense, or built from its coordinates when first read (a view
+    that needs the whole matrix: a table, CSV); the size limit applies then."""
+
+    __slots__ = ("name", "what")
+
+    def __init__(self, name: str, what: str):
+        self.name = name
+        self.what = what
+
+    def __get__(self, result: Any, owner: Any = None) -> Any:
+        if result is None:
+            return self
+        dense = getattr(result, "_" + self.name)
+        if dense is None:
+            from gradcli.limits import check_shape
+
+            check_shape(result.sparse.shape, self.what)
+            dense = result.sparse.dense()
+            setattr(result, "_" + self.name, dense)
+        return dense
+
+
 class HessianResult(Result):
-    __slots__ = ("gradient", "hessian", "labels", "verdict")
+    """`sparse` is the `SparseMatrix` when the sparse path computed it; `coordinates`
+    says the user asked for it (--sparse on), so JSON gives rows, cols and values."""
+
+    __slots__ = ("_hessian", "coordinates", "gradient", "labels", "sparse", "verdict")
+    hessian = _Matrix("hessian", "the Hessian")
 
     def __init__(self, *args: Any, gradient: dict[str, np.ndarray], labels: list[str],
-                 hessian: np.ndarray, verdict: Verdict | None = None, **kwargs: Any):
+                 hessian: np.ndarray | None, verdict: Verdict | None = None,
+                 sparse: Any = None, coordinates: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.gradient = gradient
         self.labels = labels
-        self.hessian = hessian
+        self._hessian = hessian
         self.verdict = verdict
+        self.sparse = sparse
+        self.coordinates = coordinates
 
     @property
     def eigenvalues(self) -> np.ndarray | None:
@@ -70,15 +100,21 @@ class HessianResult(Result):
 
 
 class JacobianResult(Result):
-    __slots__ = ("jacobian", "labels", "mode", "outputs")
+    """`sparse` and `coordinates` as for `HessianResult`."""
+
+    __slots__ = ("_jacobian", "coordinates", "labels", "mode", "outputs", "sparse")
+    jacobian = _Matrix("jacobian", "the Jacobian")
 
     def __init__(self, *args: Any, outputs: list[str], labels: list[str],
-                 jacobian: np.ndarray, mode: str, **kwargs: Any):
+                 jacobian: np.ndarray | None, mode: str, sparse: Any = None,
+                 coordinates: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.outputs = outputs
         self.labels = labels
-        self.jacobian = jacobian
+        self._jacobian = jacobian
         self.mode = mode
+        self.sparse = sparse
+        self.coordinates = coordinates
 
 
 class GraphRow:

@@ -114,7 +114,7 @@ def test_the_top_level_help_lists_every_command():
 
 
 JOB_VALUES = {"wrt": ["x"], "seed": 1.0, "eig": True, "mode": "reverse", "retain_grad": True,
-              "order": 2, "rtol": 1e-4, "atol": 1e-6, "gtol": 1e-8}
+              "order": 2, "rtol": 1e-4, "atol": 1e-6, "gtol": 1e-8, "sparse": "on"}
 JOB_CASES = [(name, option) for name in JOB_COMMANDS
              for option in BY_NAME[name].job_options]
 

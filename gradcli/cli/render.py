@@ -115,7 +115,10 @@ def _hessian_json(result: r.HessianResult) -> dict[str, Any]:
     obj = _json_common(result)
     obj["gradient"] = {n: json_array(g) for n, g in result.gradient.items()}
     obj["labels"] = result.labels
-    obj["hessian"] = result.hessian  # a matrix: converted (or streamed) as a whole
+    # a matrix: converted (or streamed) as a whole; with --sparse on, its coordinates
+    obj["hessian"] = _coordinates(result.sparse) if result.coordinates else result.hessian
+    if result.coordinates:
+        obj["products"] = result.sparse.colours
     verdict = result.verdict
     if verdict is not None:
         obj["eigenvalues"] = json_array(verdict.eigenvalues)
@@ -131,9 +134,18 @@ def _jacobian_json(result: r.JacobianResult) -> dict[str, Any]:
     obj = _json_common(result)
     obj["outputs"] = result.outputs
     obj["labels"] = result.labels
-    obj["jacobian"] = result.jacobian  # a matrix: converted (or streamed) as a whole
+    obj["jacobian"] = _coordinates(result.sparse) if result.coordinates else result.jacobian
     obj["mode"] = result.mode
+    if result.coordinates:
+        obj["products"] = result.sparse.colours
     return obj
+
+
+def _coordinates(matrix: Any) -> dict[str, Any]:
+    """--sparse on: the matrix as {shape, rows, cols, values}, sorted by row then column,
+    indices into the flattened outputs and variables (the labels' order)."""
+    return {"shape": list(matrix.shape), "rows": matrix.rows.tolist(),
+            "cols": matrix.cols.tolist(), "values": json_array(matrix.values)}
 
 
 @JSON.of(r.GraphPictureResult)

@@ -227,6 +227,12 @@ GTOL = Option("--gtol", kind="float", check=_finite_non_negative, passed=True,
                    "own rounding.")
 MODE = Option("--mode", default="auto", choices=("auto", "forward", "reverse"), passed=True,
               help="auto, forward or reverse mode.")
+SPARSE = Option("--sparse", default="auto", choices=("auto", "on", "off"), passed=True,
+                help="on: find the sparsity pattern from the graph and compute only its "
+                     "entries (a colouring, a few compressed products); --format json then "
+                     "gives the matrix as coordinates (shape, rows, cols, values). off: the "
+                     "dense computation. auto (default): sparse when the pattern is at most a "
+                     "quarter full, with the same output as off. Ignored with --points.")
 RETAIN_GRAD = Option("--retain-grad", kind="flag", default=False, passed=True,
                      help="Keep non-leaf gradients, as retain_grad() does.")
 ORDER = Option("--order", kind="int", default=1, choices=(1, 2), passed=True,
@@ -323,8 +329,11 @@ COMMANDS: tuple[Command, ...] = (
 
     gradcli hessian "x*x*y" x=2 y=3
 
-    gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig""",
-        arguments=(EXPRESSION, BINDINGS), options=(*_POINT_COMMON, WRT, EIG, GTOL, *_POINTS),
+    gradcli hessian "(x-1)^2 + 3*(y+2)^2" x=1 y=-2 --eig
+
+    gradcli hessian @samples/rosenbrock.expr x=[1,2,3,4] --sparse on --format json""",
+        arguments=(EXPRESSION, BINDINGS),
+        options=(*_POINT_COMMON, WRT, EIG, GTOL, SPARSE, *_POINTS),
         runner="gradcli.cli.run:run_point", call="gradcli.compute:hessian", job=True),
     Command(
         "jacobian",
@@ -336,7 +345,7 @@ COMMANDS: tuple[Command, ...] = (
     gradcli jacobian "cos(a)+cos(a+b), sin(a)+sin(a+b)" a=0.3 b=0.5 --format csv
 
     gradcli jacobian "[cos(a)+cos(a+b), sin(a)+sin(a+b)]" --points joints.csv --out J.csv""",
-        arguments=(EXPRESSION, BINDINGS), options=(*_POINT_COMMON, WRT, MODE, *_POINTS),
+        arguments=(EXPRESSION, BINDINGS), options=(*_POINT_COMMON, WRT, MODE, SPARSE, *_POINTS),
         runner="gradcli.cli.run:run_point", call="gradcli.compute:jacobian", job=True),
     Command(
         "graph",
@@ -433,10 +442,10 @@ Examples:
         "batch", summary="Run a file of jobs: one JSON line in, one JSON line out, in order.",
         help="""A job: {"id": "a", "command": "grad", "expression": "x*x*y", "at": {"x": 2,
 "y": 3}, "wrt": ["x"]}; command is eval, grad, hessian, jacobian, graph or check; a job may
-set every option its command passes to the computation (wrt, seed, eig, mode, retain_grad,
-order, rtol, atol). Each result line is what the command prints with --format json, plus
-"id"; a failed job gives {"id", "error": {"kind", "message", "span", "hint", "line"}}. Exit
-1 if any job failed.
+set every option its command passes to the computation (wrt, seed, eig, mode, sparse,
+retain_grad, order, rtol, atol). Each result line is what the command prints with --format
+json, plus "id"; a failed job gives {"id", "error": {"kind", "message", "span", "hint",
+"line"}}. Exit 1 if any job failed.
 
 Examples:
 

@@ -29,7 +29,7 @@ class OpDef:
     """
 
     __slots__ = ("aliases", "backward_name", "batch", "broadcasting", "conditions", "core",
-                 "differentiable",
+                 "curvature", "dependency", "differentiable",
                  "domain", "ends", "forward", "group", "help", "inside", "jvp", "kind", "linear",
                  "method", "moves",
                  "name", "nin", "note", "params", "prepare", "printed", "public", "sample",
@@ -51,7 +51,8 @@ class OpDef:
                  scalar: Callable[..., Any] | None = None, printed: str | None = None,
                  taylor: str | None = None, conditions: tuple[int, ...] = (),
                  inside: Callable[..., Any] | None = None,
-                 ends: Callable[..., Any] | None = None):
+                 ends: Callable[..., Any] | None = None,
+                 dependency: str | None = None, curvature: str = "nonlinear"):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -107,6 +108,13 @@ class OpDef:
         #: the positions of the tensor inputs that take a condition (where's cond): the
         #: only places the language accepts a comparison such as x > 0
         self.conditions = conditions
+        #: which input elements each output element depends on, for sparsity detection
+        #: (`gradcli.engine.sparsity`): "elementwise", "reduction", "moves", "sum_to",
+        #: "none"; None is the conservative dense rule (every output on every input)
+        self.dependency = dependency
+        #: "linear", "bilinear" (a product) or "nonlinear" in the inputs: which second
+        #: derivatives the op can make (linear ops add nothing to a Hessian's pattern)
+        self.curvature = curvature
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -64,7 +64,8 @@ class SparseTangent:
     def mapped(self, move: Callable[[np.ndarray], np.ndarray]) -> SparseTangent:
         """Apply one element-moving function (an index, a reshape) to rows and values alike."""
         terms = [(move(rows), move(vals)) for rows, vals in self.terms]
-        shape = terms[0][1].shape if terms else self.shape
+        # a tangent with no terms (a zero derivative, floor's) still moves to the new shape
+        shape = terms[0][1].shape if terms else np.shape(move(np.zeros(self.shape)))
         return SparseTangent(self.batch, shape, terms)
 
     def plus(self, other: SparseTangent) -> SparseTangent:

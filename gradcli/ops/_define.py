@@ -64,6 +64,14 @@ The keywords of an entry (`defop`; the helpers pass them through):
                           ``jvp="bilinear"``), ``"quotient"``, ``"power"``
 ``conditions``            the inputs that take a condition (where's ``cond``): the
                           only arguments the language lets a comparison be
+``dependency``            the sparsity rule (`gradcli.engine.sparsity`), beside the
+                          batch rule: ``elementwise`` (default for entries with
+                          ``linear`` partials and the elementwise batch rule),
+                          ``reduction``, ``moves`` (default with ``moves``),
+                          ``sum_to``, ``none``; None: the conservative dense rule
+``curvature``             ``linear``, ``bilinear`` or ``nonlinear`` (default; from
+                          ``jvp="linear"``/``"bilinear"``): what the op adds to a
+                          Hessian's pattern
 ========================  =====================================================
 
 An op with tensor inputs and neither ``batch`` nor ``core`` is refused when it
@@ -208,7 +216,13 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
           aliases: Sequence[str] = (), scalar: Callable[..., Any] | None = None,
           printed: str | None = None, taylor: str | None = None,
           conditions: Sequence[str] = (), inside: Callable[..., Any] | None = None,
-          ends: Callable[..., Any] | None = None) -> OpDef:
+          ends: Callable[..., Any] | None = None, dependency: str | None = None,
+          curvature: str | None = None) -> OpDef:
+    if dependency is None:
+        dependency = "moves" if moves is not None else \
+            "elementwise" if linear is not None and batch is elementwise else None
+    if curvature is None:
+        curvature = jvp if jvp in ("linear", "bilinear") else "nonlinear"
     if core is not None:
         if batch is not None:
             raise ValueError(f"op {name!r}: give batch= or core=, not both")
@@ -229,7 +243,7 @@ def defop(name: str, forward: Callable[..., Any], *, vjp: Any, jvp: Any, nin: in
         group=group or GROUPS.get(kind, kind), aliases=tuple(aliases),
         printed=printed, taylor=taylor or ("bilinear" if jvp == "bilinear" else None),
         conditions=tuple(input_names.index(c) for c in conditions),
-        inside=inside, ends=ends,
+        inside=inside, ends=ends, dependency=dependency, curvature=curvature,
     )
     if jvp in ("linear", "bilinear"):
         op.jvp = _applied_to_tangents(op, bilinear=jvp == "bilinear")
@@ -309,6 +323,8 @@ def unary(name: str, forward: Callable[[np.ndarray], Any], derivative: Partial |
         d = derivative
         vjp = (lambda g, out, x: g * d(x, out),)
         linear = lambda out, x: [evaluate(d, x, out)]
+    if derivative is None:
+        more.setdefault("curvature", "linear")  # a zero derivative couples nothing
     return defop(name, forward, vjp=vjp, jvp=None, kind="elementwise", help=help,
                  domain=domain, sample=(sample,), note=note, method=True, linear=linear,
                  batch=elementwise, scalar=None if scalar is None else each(scalar, 1),
@@ -386,8 +402,11 @@ def reduction_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]
 def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
               help: str, extra: Sequence[tuple[str, Any]] = (),
               sample: tuple[float, float] = (-2.0, 2.0), domain: str | None = None,
-              note: str | None = None, prepare: Callable[..., Any] | None = None) -> OpDef:
-    """out = R(x, axis, keepdims); `weight(x, out_kept, axis, **extra)` is dR/dx (None: 1)."""
+              note: str | None = None, prepare: Callable[..., Any] | None = None,
+              curvature: str = "nonlinear") -> OpDef:
+    """out = R(x, axis, keepdims); `weight(x, out_kept, axis, **extra)` is dR/dx (None: 1).
+
+    `curvature` is "linear" for a weighted sum (sum, mean): no Hessian pattern of its own."""
 
     def vjp_x(g: Tensor, out: Tensor, x: Tensor, axis: Any, keepdims: bool,
               **more: Any) -> Tensor:
@@ -410,5 +429,6 @@ def reduction(name: str, forward: Callable[..., Any], weight: Partial | None, *,
     return defop(name, forward, vjp=(vjp_x,), jvp=jvp,
                  params=(("axis", None), ("keepdims", False), *extra), kind="reduction",
                  help=help, sample=(sample,), domain=domain, note=note, method=True,
-                 prepare=prep, batch=axis_rule())
+                 prepare=prep, batch=axis_rule(), dependency="reduction",
+                 curvature=curvature)
 

@@ -65,6 +65,7 @@ def _matmul_prepare(tensors: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
 
 
 MATMUL = defop("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp="bilinear",
+               dependency="matmul",
                nin=2, kind="array", prepare=_matmul_prepare, inputs=("a", "b"),
                core="(n?,k),(k,m?)->(n?,m?)",
                help="matrix product a @ b (1-D operands act as vectors)", printed="{0}@{1}")
@@ -89,6 +90,7 @@ def _dot_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...],
 
 
 defop("dot", np.dot, vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp="bilinear", nin=2,
+      dependency="matmul",
       kind="array", prepare=_dot_prepare, inputs=("a", "b"), batch=_dot_batch,
       help="dot product of vectors; matrix product for matrices")
 

@@ -24,12 +24,12 @@ def _elementwise(name: str, forward: Any, vjp: Any, linear: Any, **kwargs: Any) 
 
 ADD = _elementwise("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
                    lambda out, x, y: [1.0, 1.0], nin=2, kind="binary", help="x + y",
-                   printed="{0} + {1}")
+                   curvature="linear", printed="{0} + {1}")
 SUB = _elementwise("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g),
                    lambda out, x, y: [1.0, -1.0], nin=2, kind="binary", help="x - y",
-                   printed="{0} - {1}")
+                   curvature="linear", printed="{0} - {1}")
 MUL = binary("mul", np.multiply, (lambda x, y, out: y, lambda x, y, out: x), help="x * y",
-             printed="{0}*{1}", taylor="bilinear")
+             printed="{0}*{1}", taylor="bilinear", curvature="bilinear")
 DIV = _elementwise(
     "div", np.divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
     lambda out, x, y: [1.0 / y, -out / y],
@@ -129,7 +129,7 @@ _elementwise("where", _where,
               lambda g, out, c, x, y: fn.where(c, g, 0.0),
               lambda g, out, c, x, y: fn.where(c, 0.0, g)),
              _where_linear, nin=3, kind="binary", inputs=("cond", "x", "y"),
-             conditions=("cond",),
+             conditions=("cond",), curvature="linear",
              help="x where cond is true, else y", sample=((0.0, 1.0), (-2, 2), (-2, 2)),
              note="the condition gets no gradient; the branch not taken gets exactly 0")
 

@@ -38,7 +38,8 @@ def _logit(x: np.ndarray) -> np.ndarray:
     return np.log(x) - np.log1p(-x)
 
 
-unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x", printed="-{0}")
+unary("neg", np.negative, lambda x, out: -1.0, help="negation, -x", printed="-{0}",
+      curvature="linear")
 unary("exp", np.exp, lambda x, out: out, help="e to the power x")
 # expm1' = exp(x), not out + 1: that sum rounds to 0 (and loses the tail) once x < -37
 unary("expm1", np.expm1, lambda x, out: fn.exp(x), help="exp(x) - 1, accurate for small x")
@@ -165,6 +166,7 @@ unary("csc", lambda x: 1.0 / np.sin(x), lambda x, out: -out * fn.cot(x),
       help="cosecant, 1/sin(x)", domain="x != k*pi", sample=(0.3, 2.8))
 unary("cot", lambda x: np.cos(x) / np.sin(x), lambda x, out: -(1.0 + out * out),
       help="cotangent, cos(x)/sin(x)", domain="x != k*pi", sample=(0.3, 2.8))
-unary("deg2rad", np.deg2rad, lambda x, out: DEGREE, help="degrees to radians, x*pi/180",
-      sample=(-180.0, 180.0))
-unary("rad2deg", np.rad2deg, lambda x, out: 1.0 / DEGREE, help="radians to degrees, x*180/pi")
+unary("deg2rad", np.deg2rad, lambda x, out: DEGREE, curvature="linear",
+      help="degrees to radians, x*pi/180", sample=(-180.0, 180.0))
+unary("rad2deg", np.rad2deg, lambda x, out: 1.0 / DEGREE, curvature="linear",
+      help="radians to degrees, x*180/pi")

@@ -24,9 +24,9 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     return math.prod(shape[a] for a in axis)
 
 
-reduction("sum", np.sum, None, help="sum of the elements")
+reduction("sum", np.sum, None, help="sum of the elements", curvature="linear")
 reduction("mean", np.mean, lambda x, out, axis: 1.0 / _count(x.shape, axis),
-          help="arithmetic mean of the elements")
+          help="arithmetic mean of the elements", curvature="linear")
 def _extreme_weight(x: Tensor, out: Tensor, axis: tuple[int, ...] | None) -> Tensor:
     """Equal shares of the gradient for every element that attains the extreme (recorded
     ops, so the derivative stays a formula valid at every point)."""

@@ -40,7 +40,7 @@ def _sum_to_batch(op: Any, tensors: tuple[Tensor, ...], batched: tuple[bool, ...
 defop("sum_to", _sum_to, batch=_sum_to_batch,
       vjp=(lambda g, out, x, shape: fn.broadcast_to(g, x.shape),),
       jvp="linear",
-      params=(("shape", ()),), kind="structural", public=False,
+      params=(("shape", ()),), kind="structural", public=False, dependency="sum_to",
       help="sum a broadcast result back to a shape (the VJP of broadcasting)")
 
 
@@ -220,6 +220,7 @@ setattr(Tensor, "transpose", _transpose_method)
 setattr(Tensor, "T", property(lambda self: fn.transpose(self)))
 
 defop("detach", lambda x: x, batch=elementwise, vjp=None, jvp=None, kind="structural",
+      dependency="none",
       differentiable=False,
       help="the same value, cut from the graph: no gradient flows through it",
       note="a detached path contributes exactly 0 to every derivative")
