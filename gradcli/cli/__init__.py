@@ -27,11 +27,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"gradcli: interrupted ({getattr(stop, 'name', 'SIGINT')})\n")
     code = _flush_stdout(code)
     signals.ignore()  # the run is over and its code decided: a late signal changes nothing
-    if code == EXIT_OUTPUT and "pyarrow" in sys.modules:
-        # stdout failed mid-stream: the point reader's Arrow threads may still be reading
-        # ahead, and a normal exit destroys Arrow's thread pool under them (libstdc++'s
-        # "terminate called", exit -6, seen about once in 200 runs under load). Everything
-        # gradcli writes is flushed or removed by now; leave without the C++ teardown.
+    stopped = code in (EXIT_OUTPUT, EXIT_INTERRUPTED) or 128 < code < 160
+    if stopped and "pyarrow" in sys.modules:
+        # stdout failed or a signal stopped the run mid-stream: the point reader's Arrow
+        # threads may still be reading ahead, and a normal exit destroys Arrow's thread
+        # pool under them (libstdc++'s "terminate called", exit -6, seen in CI after a
+        # SIGINT and after a closed pipe). Everything gradcli writes is flushed or removed
+        # by now (outputs are discarded on the way out); leave without the C++ teardown.
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
